@@ -1,0 +1,2 @@
+/* placeholder: replaced by the registry implementation */
+#include "registry.h"

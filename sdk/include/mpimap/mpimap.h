@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mpimap/mpimap.h - the user API of mpimap.
+ *
+ * Three ways in, one engine:
+ *   - item handlers (mpimap_fn) that `mpimap run --function lib.so:symbol`
+ *     calls once per work item;
+ *   - mpimap_map(): a collective parallel map "in the raw", inside the
+ *     user's own MPI program;
+ *   - mpimap_ezmap(): the same as `mpimap run` from a C program (launches
+ *     the job, waits, returns the results), with a non-blocking form.
+ *
+ * Every function returns 0 or a negative MPIMAP_E* code; mpimap_strerror()
+ * names the code.
+ */
+#ifndef MPIMAP_MPIMAP_H
+#define MPIMAP_MPIMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MPIMAP_VERSION_STRING "0.1.0"
+
+/* ---- Error codes -------------------------------------------------------- */
+
+enum mpimap_error {
+    MPIMAP_OK = 0,
+    MPIMAP_ENOMEM = -1,    /* out of memory */
+    MPIMAP_EINVAL = -2,    /* invalid argument or malformed input */
+    MPIMAP_ENOTFOUND = -3, /* no such plugin, file, symbol or item */
+    MPIMAP_EABI = -4,      /* plugin built for an incompatible ABI */
+    MPIMAP_ELOAD = -5,     /* a shared object could not be loaded */
+    MPIMAP_EIO = -6,       /* reading or writing a file failed */
+    MPIMAP_EMPI = -7,      /* an MPI call failed */
+    MPIMAP_ELAUNCH = -8,   /* the job could not be started */
+    MPIMAP_EITEMS = -9,    /* the map ran, but some items failed */
+    MPIMAP_ECRASH = -10,   /* a rank died during the map */
+    MPIMAP_EDECLINED = -11,/* a plugin's init hook declined */
+    MPIMAP_ECANCELED = -12,/* the job was cancelled */
+    MPIMAP_EBUSY = -13     /* not finished yet (mpimap_ezmap_poll) */
+};
+
+/* A static, human-readable name for an error code. */
+const char *mpimap_strerror(int code);
+
+/* The library's version ("0.1.0"). */
+const char *mpimap_version(void);
+
+/* ---- Item handlers ------------------------------------------------------ */
+
+/* One work item: its bytes (not NUL-terminated in general) and its index
+ * in the input (0-based). */
+typedef struct mpimap_item {
+    const void *data;
+    size_t len;
+    uint64_t index;
+} mpimap_item;
+
+/* Where a handler writes its item's result; opaque. */
+typedef struct mpimap_result mpimap_result;
+
+/* Append bytes to this item's result. A handler writes only the record's
+ * body: the engine adds the framing (newline, NUL or length). */
+int mpimap_result_write(mpimap_result *res, const void *data, size_t len);
+
+/* Mark this item failed, with a reason (printf-style). Its output record
+ * stays empty; the reason goes to the joblog and the summary. */
+int mpimap_result_fail(mpimap_result *res, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A function item handler. Return 0 for success; a non-zero return marks
+ * the item failed (with "handler returned N" unless mpimap_result_fail()
+ * already gave a reason). */
+typedef int (*mpimap_fn)(const mpimap_item *item, mpimap_result *res, void *arg);
+
+/* The optional per-rank set-up named by `--function-init SYMBOL`: called
+ * once per rank before the first item; *arg is passed to every call of the
+ * handler on that rank. Return 0 for success. */
+typedef int (*mpimap_fn_init)(void **arg);
+
+/* ---- In the raw: a collective map inside the user's MPI program --------- */
+
+/* What one item gave. */
+typedef struct mpimap_outcome {
+    void *data;   /* the result's bytes (NULL when empty); malloc'd */
+    size_t len;
+    int status;   /* 0 = ok, MPIMAP_EITEMS = the item failed */
+    char *reason; /* why it failed, or NULL; malloc'd */
+} mpimap_outcome;
+
+/* Options for mpimap_map(); zero-initialise, then set what you need. */
+typedef struct mpimap_map_options {
+    size_t chunk; /* items per dispatch for strategies that deal (0 = automatic) */
+    int root;     /* the rank that holds the items and gets the results */
+} mpimap_map_options;
+
+/*
+ * mpimap_map - map fn over items across every rank of comm (collective).
+ *
+ * Every rank of comm calls it with the same strategy name ("pool",
+ * "scatter", ...). items/nitems are read at the root only (the others may
+ * pass NULL, 0). At the root, *outcomes receives nitems outcomes in input
+ * order (free them with mpimap_outcomes_free()); elsewhere it is set to NULL.
+ * opts may be NULL (automatic chunk, root 0).
+ *
+ * Returns 0 when every item succeeded, MPIMAP_EITEMS (at the root) when some
+ * failed (the others' results are all there), or another negative code.
+ * MPI must be initialised. Example:
+ *
+ *   static int square(const mpimap_item *it, mpimap_result *res, void *arg) {
+ *       long x = strtol(it->data, NULL, 10);    // items are NUL-terminated here
+ *       char buf[32]; int n = snprintf(buf, sizeof buf, "%ld", x * x);
+ *       return mpimap_result_write(res, buf, (size_t)n);
+ *   }
+ *   ...
+ *   mpimap_item items[3] = {{"1", 1, 0}, {"2", 1, 1}, {"3", 1, 2}};
+ *   mpimap_outcome *out = NULL;
+ *   int rc = mpimap_map(MPI_COMM_WORLD, "pool", square, NULL,
+ *                       rank == 0 ? items : NULL, rank == 0 ? 3 : 0, NULL, &out);
+ *   if (rank == 0 && rc >= 0) { ... out[i].data ... }
+ *   mpimap_outcomes_free(out, rank == 0 ? 3 : 0);
+ */
+int mpimap_map(MPI_Comm comm, const char *strategy, mpimap_fn fn, void *arg,
+               const mpimap_item *items, size_t nitems,
+               const mpimap_map_options *opts, mpimap_outcome **outcomes);
+
+void mpimap_outcomes_free(mpimap_outcome *outcomes, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPIMAP_MPIMAP_H */
