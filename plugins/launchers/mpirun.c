@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* mpirun.c - the Open MPI direct launcher: renders the mpirun command line
+ * that starts the worker ranks. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mpimap/launcher.h>
+#include <mpimap/mpimap.h>
+#include <mpimap/plugin.h>
+
+#define MPIRUN_PROGRAM "mpirun"
+#define MPIRUN_PRIORITY 10
+
+/* The smallest spec this plugin understands: every field of ABI 1.0. */
+#define SPEC_MIN_SIZE \
+    (offsetof(struct mpimap_launch_spec, launcher_args) + sizeof(const char *const *))
+
+/* Is dir/name a regular file we may execute? dir has length dlen; an
+ * empty dir means the current directory (POSIX PATH rules). */
+static int executable_in(const char *dir, size_t dlen, const char *name)
+{
+    if (dlen == 0) {
+        dir = ".";
+        dlen = 1;
+    }
+    size_t nlen = strlen(name);
+    char *path = malloc(dlen + 1 + nlen + 1);
+    if (!path)
+        return 0;
+    memcpy(path, dir, dlen);
+    path[dlen] = '/';
+    memcpy(path + dlen + 1, name, nlen + 1);
+    struct stat st;
+    int ok = stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+    free(path);
+    return ok;
+}
+
+/* Is name an executable somewhere on PATH (or, PATH unset, on the
+ * system's default path)? */
+static int on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char *deflt = NULL;
+    if (!path) {
+        size_t n = confstr(_CS_PATH, NULL, 0);
+        if (n == 0 || !(deflt = malloc(n)))
+            return 0;
+        confstr(_CS_PATH, deflt, n);
+        path = deflt;
+    }
+    int found = 0;
+    for (const char *p = path;;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        if (executable_in(p, len, name)) {
+            found = 1;
+            break;
+        }
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    free(deflt);
+    return found;
+}
+
+static int mpirun_query(void)
+{
+    return on_path(MPIRUN_PROGRAM) ? MPIRUN_PRIORITY : -1;
+}
+
+/* Set *error to a malloc'd message (if error is not NULL) and return
+ * MPIMAP_EINVAL. */
+static int fail(char **error, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int fail(char **error, const char *fmt, ...)
+{
+    if (error) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+            msg = NULL;
+        va_end(ap);
+        *error = msg;
+    }
+    return MPIMAP_EINVAL;
+}
+
+/* The length of the NAME in a NAME=VALUE entry when NAME is a valid
+ * environment variable name ([A-Za-z_][A-Za-z0-9_]*), else 0. */
+static size_t env_name_len(const char *entry)
+{
+    size_t i = 0;
+    for (; entry[i] && entry[i] != '='; i++) {
+        char c = entry[i];
+        int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+        int digit = c >= '0' && c <= '9';
+        if (!alpha && !(digit && i > 0))
+            return 0;
+    }
+    return i;
+}
+
+/* Check the spec before anything is appended. */
+static int validate(const struct mpimap_launch_spec *spec, char **error)
+{
+    if (!spec || spec->size < SPEC_MIN_SIZE)
+        return fail(error, "mpirun: launch spec is missing or too old");
+    if (spec->np < 1)
+        return fail(error, "mpirun: -np must be at least 1");
+    if (spec->nodes < 0)
+        return fail(error, "mpirun: the number of nodes must not be negative (got %d)",
+                    spec->nodes);
+    if (spec->ppn < 0)
+        return fail(error, "mpirun: ranks per node must not be negative (got %d)",
+                    spec->ppn);
+    if (spec->cpus_per_rank < 0)
+        return fail(error, "mpirun: cpus per rank must not be negative (got %d)",
+                    spec->cpus_per_rank);
+    if (spec->nodes > 0 && spec->ppn > 0 &&
+        (long long)spec->nodes * spec->ppn != spec->np)
+        return fail(error,
+                    "mpirun: %d nodes x %d ranks per node = %lld ranks, but -np is %d",
+                    spec->nodes, spec->ppn, (long long)spec->nodes * spec->ppn,
+                    spec->np);
+    if (spec->nodes > 0 && spec->ppn == 0 && spec->np % spec->nodes != 0)
+        return fail(error,
+                    "mpirun: -np %d does not divide evenly over %d nodes; give ranks per node",
+                    spec->np, spec->nodes);
+    if (!spec->worker_argv || !spec->worker_argv[0])
+        return fail(error, "mpirun: no worker program to start");
+    for (size_t i = 0; spec->env && spec->env[i]; i++) {
+        if (env_name_len(spec->env[i]) == 0)
+            return fail(error, "mpirun: not a valid NAME=VALUE environment entry: \"%s\"",
+                        spec->env[i]);
+    }
+    return 0;
+}
+
+static int push_args(const struct mpimap_launch_spec *spec, mpimap_strv *argv)
+{
+    int rc;
+    if ((rc = mpimap_strv_push(argv, MPIRUN_PROGRAM)) < 0 ||
+        (rc = mpimap_strv_push(argv, "-np")) < 0 ||
+        (rc = mpimap_strv_pushf(argv, "%d", spec->np)) < 0)
+        return rc;
+    if (spec->slots > 0 && spec->np > spec->slots &&
+        (rc = mpimap_strv_push(argv, "--oversubscribe")) < 0)
+        return rc;
+    if (spec->hostfile && ((rc = mpimap_strv_push(argv, "--hostfile")) < 0 ||
+                           (rc = mpimap_strv_push(argv, spec->hostfile)) < 0))
+        return rc;
+
+    /* One --map-by at most: Open MPI rejects a repeated one, so ranks per
+     * node and cpus per rank share it (ppr:P:node:PE=C). */
+    int ppn = spec->ppn;
+    if (ppn == 0 && spec->nodes > 0)
+        ppn = spec->np / spec->nodes;
+    if (ppn > 0 || spec->cpus_per_rank > 0) {
+        if ((rc = mpimap_strv_push(argv, "--map-by")) < 0)
+            return rc;
+        if (ppn > 0 && spec->cpus_per_rank > 0)
+            rc = mpimap_strv_pushf(argv, "ppr:%d:node:PE=%d", ppn, spec->cpus_per_rank);
+        else if (ppn > 0)
+            rc = mpimap_strv_pushf(argv, "ppr:%d:node", ppn);
+        else
+            rc = mpimap_strv_pushf(argv, "slot:PE=%d", spec->cpus_per_rank);
+        if (rc < 0)
+            return rc;
+    }
+
+    for (size_t i = 0; spec->env && spec->env[i]; i++) {
+        size_t n = env_name_len(spec->env[i]);
+        if ((rc = mpimap_strv_push(argv, "-x")) < 0 ||
+            (rc = mpimap_strv_pushf(argv, "%.*s", (int)n, spec->env[i])) < 0)
+            return rc;
+    }
+    for (size_t i = 0; spec->launcher_args && spec->launcher_args[i]; i++)
+        if ((rc = mpimap_strv_push(argv, spec->launcher_args[i])) < 0)
+            return rc;
+    for (size_t i = 0; spec->worker_argv[i]; i++)
+        if ((rc = mpimap_strv_push(argv, spec->worker_argv[i])) < 0)
+            return rc;
+    return 0;
+}
+
+static int mpirun_render(const struct mpimap_launch_spec *spec, mpimap_strv *argv,
+                         char **error)
+{
+    if (!argv)
+        return fail(error, "mpirun: no argv to render into");
+    int rc = validate(spec, error);
+    if (rc < 0)
+        return rc;
+    size_t n0 = argv->n;
+    rc = push_args(spec, argv);
+    if (rc < 0) {
+        /* Leave argv as it was. */
+        for (size_t i = n0; i < argv->n; i++) {
+            free(argv->v[i]);
+            argv->v[i] = NULL;
+        }
+        argv->n = n0;
+    }
+    return rc;
+}
+
+static const struct mpimap_launcher_ops mpirun_ops = {
+    .size = (uint32_t)sizeof(struct mpimap_launcher_ops),
+    .flags = MPIMAP_LAUNCHER_DIRECT,
+    .program = MPIRUN_PROGRAM,
+    .render = mpirun_render,
+};
+
+MPIMAP_PLUGIN_DEFINE(MPIMAP_KIND_LAUNCHER, "mpirun", MPIMAP_VERSION_STRING,
+                     "Open MPI mpirun/mpiexec", NULL, NULL, mpirun_query,
+                     &mpirun_ops);
