@@ -54,8 +54,10 @@ const char *mpimap_version(void);
 
 /* ---- Item handlers ------------------------------------------------------ */
 
-/* One work item: its bytes (not NUL-terminated in general) and its index
- * in the input (0-based). */
+/* One work item: its bytes and its index in the input (0-based). The
+ * engine always puts a '\0' after the bytes (data[len] == '\0', not counted
+ * in len), so a text item can be used as a C string; an item may still
+ * contain NUL bytes of its own (with --null or --binary framing). */
 typedef struct mpimap_item {
     const void *data;
     size_t len;
@@ -81,6 +83,16 @@ int mpimap_result_fail(mpimap_result *res, const char *fmt, ...)
  * the item failed (with "handler returned N" unless mpimap_result_fail()
  * already gave a reason). */
 typedef int (*mpimap_fn)(const mpimap_item *item, mpimap_result *res, void *arg);
+
+/* The handler ABI. Every object that includes this header carries a weak
+ * marker, mpimap_handler_abi, with the ABI it was compiled for; `mpimap run
+ * --function` refuses a library whose marker differs from its own. Bump it
+ * when mpimap_item, mpimap_fn or the result calls change incompatibly. */
+#define MPIMAP_HANDLER_ABI 1u
+#if defined(__GNUC__) && !defined(__cplusplus) && !defined(MPIMAP_NO_ABI_MARKER)
+__attribute__((weak, visibility("default"))) const unsigned mpimap_handler_abi =
+    MPIMAP_HANDLER_ABI;
+#endif
 
 /* The optional per-rank set-up named by `--function-init SYMBOL`: called
  * once per rank before the first item; *arg is passed to every call of the
@@ -117,7 +129,7 @@ typedef struct mpimap_map_options {
  * MPI must be initialised. Example:
  *
  *   static int square(const mpimap_item *it, mpimap_result *res, void *arg) {
- *       long x = strtol(it->data, NULL, 10);    // items are NUL-terminated here
+ *       long x = strtol(it->data, NULL, 10);    // data[len] is always '\0'
  *       char buf[32]; int n = snprintf(buf, sizeof buf, "%ld", x * x);
  *       return mpimap_result_write(res, buf, (size_t)n);
  *   }
@@ -134,6 +146,83 @@ int mpimap_map(MPI_Comm comm, const char *strategy, mpimap_fn fn, void *arg,
                const mpimap_map_options *opts, mpimap_outcome **outcomes);
 
 void mpimap_outcomes_free(mpimap_outcome *outcomes, size_t n);
+
+/* ---- ezmap: the same as `mpimap run`, from a C program ----------------- */
+
+/* How work items and results are framed in files (the same for both). */
+enum mpimap_framing {
+    MPIMAP_FRAME_LINE = 0,  /* one item per line, without its newline */
+    MPIMAP_FRAME_NUL = 1,   /* NUL-terminated items (-0/--null) */
+    MPIMAP_FRAME_BINARY = 2 /* little-endian u64 length, then the bytes */
+};
+
+/* Options for mpimap_ezmap(); zero-initialise, then set what you need. */
+typedef struct mpimap_ezmap_options {
+    int np;                   /* ranks; 0 = the number of CPUs here */
+    const char *strategy;     /* NULL = "pool" */
+    size_t chunk;             /* 0 = automatic */
+    const char *launcher;     /* NULL = the best launcher found here */
+    const char *function;     /* "path/to/lib.so:symbol", or NULL ... */
+    const char *function_init;/* optional per-rank set-up symbol */
+    const char *const *command; /* ... or a command (NULL-terminated argv
+                                 * with {} / {1} {2} placeholders) */
+    int shell;                /* run command[0] as a /bin/sh script, item as $1 */
+    const char *colsep;       /* split items into fields for {1} {2} ... */
+    int framing;              /* enum mpimap_framing of input and output files */
+    int unordered;            /* results in completion order, with indices */
+    const char *input;        /* input file; NULL = the items passed in memory */
+    const char *output;       /* output file; NULL = results returned in memory */
+    const char *joblog;       /* a line per item, or NULL */
+    const char *workdir;      /* where the job directory goes; NULL = $TMPDIR */
+    const char *hostfile;     /* for launchers that take one, or NULL */
+    const char *const *launcher_args; /* NULL-terminated extra launcher args */
+    int progress;             /* keep a progress file (mpimap_ezmap_progress) */
+} mpimap_ezmap_options;
+
+/* A started map; opaque. */
+typedef struct mpimap_job mpimap_job;
+
+/*
+ * mpimap_ezmap - launch a map as `mpimap run` does, wait, return results.
+ *
+ * Items come from opts->input, or from items/nitems when opts->input is
+ * NULL (they are written to the job directory, framed as binary records).
+ * Results go to opts->output, or, when it is NULL (which needs items in
+ * memory), come back in *outcomes (*noutcomes of them, in input order; free
+ * with mpimap_outcomes_free()). Returns 0, MPIMAP_EITEMS when some items
+ * failed (all other results are there), or another negative code. Example:
+ *
+ *   const char *cmd[] = {"sh", "-c", "printf %s \"$0\" | tr a-z A-Z", "{}", NULL};
+ *   mpimap_ezmap_options o = {0};
+ *   o.np = 2;
+ *   o.command = cmd;
+ *   mpimap_item items[2] = {{"ab", 2, 0}, {"cd", 2, 1}};
+ *   mpimap_outcome *out; size_t n;
+ *   if (mpimap_ezmap(&o, items, 2, &out, &n) == 0)
+ *       printf("%.*s\n", (int)out[1].len, (char *)out[1].data);   // CD
+ *   mpimap_outcomes_free(out, n);
+ */
+int mpimap_ezmap(const mpimap_ezmap_options *opts, const mpimap_item *items,
+                 size_t nitems, mpimap_outcome **outcomes, size_t *noutcomes);
+
+/* The non-blocking form: start returns once the job is launched. */
+int mpimap_ezmap_start(const mpimap_ezmap_options *opts, const mpimap_item *items,
+                       size_t nitems, mpimap_job **job);
+/* 0 (or MPIMAP_EITEMS, or an error) when finished, MPIMAP_EBUSY while running. */
+int mpimap_ezmap_poll(mpimap_job *job);
+/* Block until finished; the same codes as mpimap_ezmap(). */
+int mpimap_ezmap_wait(mpimap_job *job);
+/* Stop the job (SIGTERM, then SIGKILL); wait then returns MPIMAP_ECANCELED. */
+int mpimap_ezmap_cancel(mpimap_job *job);
+/* Items done, failed, and the total (0 when unknown), while running or after;
+ * needs opts->progress. */
+int mpimap_ezmap_progress(mpimap_job *job, uint64_t *done, uint64_t *failed,
+                          uint64_t *total);
+/* After a successful wait with results in memory: take them. */
+int mpimap_ezmap_results(mpimap_job *job, mpimap_outcome **outcomes, size_t *n);
+/* Release the job (cancelling it if it still runs); removes the job
+ * directory unless the job failed. NULL is fine. */
+void mpimap_ezmap_free(mpimap_job *job);
 
 #ifdef __cplusplus
 }

@@ -83,6 +83,11 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
  * the user asked for --unordered. */
 int mpimap_engine_emit(mpimap_engine *e, const void *results, size_t len);
 
+/* Root, on a communicator of one rank (or none): read, run and emit every
+ * item in this process. The whole map for a strategy with nobody to deal
+ * to. */
+int mpimap_engine_serial(mpimap_engine *e);
+
 /* Inspect a packed batch or result set: first index and item count. */
 int mpimap_batch_range(const void *batch, size_t len, uint64_t *first,
                        uint64_t *count);

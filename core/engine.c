@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * engine.c - the map engine: the services strategies call (read, run,
+ * emit), the packing of batches and result sets, and the ordering of
+ * results at the root.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+
+struct pending_set {
+    uint64_t first, count;
+    unsigned char *data;
+    size_t len;
+};
+
+static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, sizeof v); }
+static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+static void put_f64(unsigned char *p, double v) { memcpy(p, &v, sizeof v); }
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static double get_f64(const unsigned char *p)
+{
+    double v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+double mpimap_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double mpimap_wallclock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+MPI_Comm mpimap_engine_comm(const mpimap_engine *e) { return e->comm; }
+int mpimap_engine_root(const mpimap_engine *e) { return e->root; }
+size_t mpimap_engine_chunk(const mpimap_engine *e) { return e->chunk; }
+
+int mpimap_batch_range(const void *batch, size_t len, uint64_t *first,
+                       uint64_t *count)
+{
+    if (!batch || len < MPIMAP_BATCH_HEADER)
+        return MPIMAP_EINVAL;
+    *first = get_u64(batch);
+    *count = get_u64((const unsigned char *)batch + 8);
+    return 0;
+}
+
+int mpimap_results_range(const void *results, size_t len, uint64_t *first,
+                         uint64_t *count)
+{
+    if (!results || len < MPIMAP_RESULTS_HEADER)
+        return MPIMAP_EINVAL;
+    *first = get_u64(results);
+    *count = get_u64((const unsigned char *)results + 8);
+    return 0;
+}
+
+double mpimap_results_busy(const void *results, size_t len)
+{
+    uint64_t first, count;
+    if (mpimap_results_range(results, len, &first, &count) < 0)
+        return 0.0;
+    const unsigned char *p = results;
+    size_t off = MPIMAP_RESULTS_HEADER;
+    double busy = 0.0;
+    for (uint64_t i = 0; i < count; i++) {
+        if (len - off < MPIMAP_RESULT_RECORD_HEADER)
+            break;
+        busy += get_f64(p + off + 16);
+        uint64_t n = get_u64(p + off + 24);
+        off += MPIMAP_RESULT_RECORD_HEADER;
+        if (n > len - off)
+            break;
+        off += n;
+    }
+    return busy;
+}
+
+/* ---- input (root) ------------------------------------------------------- */
+
+static int source_next(mpimap_engine *e, const void **data, size_t *len)
+{
+    int rc = e->src.next(e->src.self, data, len);
+    if (rc < 0 && e->src.error)
+        fprintf(stderr, "mpimap: %s\n", e->src.error(e->src.self));
+    return rc;
+}
+
+long mpimap_engine_read(mpimap_engine *e, size_t max_items, size_t max_bytes,
+                        mpimap_buf *batch)
+{
+    if (!e->src.next || !batch)
+        return MPIMAP_EINVAL;
+    if (max_items == 0)
+        max_items = 1;
+    batch->len = 0;
+    int rc = mpimap_buf_reserve(batch, MPIMAP_BATCH_HEADER);
+    if (rc < 0)
+        return rc;
+    size_t off = MPIMAP_BATCH_HEADER;
+    uint64_t count = 0;
+    size_t bytes = 0;
+    while (!e->input_done && count < max_items && (count == 0 || bytes < max_bytes)) {
+        const void *data;
+        size_t len;
+        rc = source_next(e, &data, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            e->input_done = 1;
+            break;
+        }
+        if (len > SIZE_MAX - off - 9)
+            return MPIMAP_ENOMEM;
+        rc = mpimap_buf_reserve(batch, off + 8 + len + 1);
+        if (rc < 0)
+            return rc;
+        put_u64(batch->data + off, len);
+        if (len)
+            memcpy(batch->data + off + 8, data, len);
+        batch->data[off + 8 + len] = '\0';
+        off += 8 + len + 1;
+        bytes += 8 + len + 1;
+        count++;
+    }
+    put_u64(batch->data, e->next_read);
+    put_u64(batch->data + 8, count);
+    batch->len = off;
+    e->next_read += count;
+    return (long)count;
+}
+
+long mpimap_engine_skip(mpimap_engine *e, uint64_t n)
+{
+    if (!e->src.next)
+        return MPIMAP_EINVAL;
+    uint64_t done = 0;
+    while (done < n && !e->input_done) {
+        const void *data;
+        size_t len;
+        int rc = source_next(e, &data, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            e->input_done = 1;
+            break;
+        }
+        done++;
+    }
+    e->next_read += done;
+    return (long)done;
+}
+
+int mpimap_engine_rewind(mpimap_engine *e)
+{
+    if (!e->src.rewind)
+        return MPIMAP_EINVAL;
+    int rc = e->src.rewind(e->src.self);
+    if (rc < 0)
+        return rc;
+    e->next_read = 0;
+    e->input_done = 0;
+    return 0;
+}
+
+int mpimap_engine_count(mpimap_engine *e, uint64_t *n)
+{
+    uint64_t pos = e->next_read;
+    int rc = mpimap_engine_rewind(e);
+    if (rc < 0)
+        return rc;
+    long got;
+    uint64_t total = 0;
+    do {
+        got = mpimap_engine_skip(e, UINT64_MAX);
+        if (got < 0)
+            return (int)got;
+        total += (uint64_t)got;
+    } while (!e->input_done);
+    if ((rc = mpimap_engine_rewind(e)) < 0)
+        return rc;
+    if (pos && (got = mpimap_engine_skip(e, pos)) < 0)
+        return (int)got;
+    *n = total;
+    return 0;
+}
+
+/* ---- running items (any rank) ------------------------------------------- */
+
+int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
+                      mpimap_buf *results)
+{
+    uint64_t first, count;
+    if (mpimap_batch_range(batch, len, &first, &count) < 0 || !results)
+        return MPIMAP_EINVAL;
+    const unsigned char *p = batch;
+    results->len = 0;
+    int rc = mpimap_buf_reserve(results, MPIMAP_RESULTS_HEADER);
+    if (rc < 0)
+        return rc;
+    put_u64(results->data, first);
+    put_u64(results->data + 8, count);
+    put_u32(results->data + 16, (uint32_t)e->rank);
+    put_u32(results->data + 20, 0);
+    results->len = MPIMAP_RESULTS_HEADER;
+
+    /* One clock read per item: an item's end is the next one's start
+     * (a clock read costs about as much as a trivial item). The clock is
+     * read afresh after anything slow between two items: a failure's
+     * reason, or a reallocation of the result set. */
+    double wall0 = mpimap_wallclock(), mono0 = mpimap_now();
+    double t0 = mono0;
+    int stale = 0;
+    size_t off = MPIMAP_BATCH_HEADER;
+    for (uint64_t i = 0; i < count; i++) {
+        if (len - off < 8)
+            return MPIMAP_EINVAL;
+        uint64_t n = get_u64(p + off);
+        if (n > len - off - 8 - 1)
+            return MPIMAP_EINVAL;
+        mpimap_item item = {p + off + 8, (size_t)n, first + i};
+        off += 8 + n + 1;
+
+        size_t rec = results->len;
+        if (results->cap - rec < MPIMAP_RESULT_RECORD_HEADER) {
+            if ((rc = mpimap_buf_reserve(results, rec + MPIMAP_RESULT_RECORD_HEADER)) < 0)
+                return rc;
+            stale = 1;
+        }
+        results->len = rec + MPIMAP_RESULT_RECORD_HEADER;
+        mpimap_result res = {results, results->len, 0, 0, NULL};
+        e->current = item.index;
+        if (stale) {
+            t0 = mpimap_now();
+            stale = 0;
+        }
+        int hrc = e->handler.run(e->handler.self, &item, &res);
+        double t1 = mpimap_now();
+        if (res.oom) {
+            free(res.reason);
+            return MPIMAP_ENOMEM;
+        }
+        uint32_t status = MPIMAP_ITEM_OK;
+        if (hrc != 0 || res.failed) {
+            status = MPIMAP_ITEM_FAILED;
+            stale = 1;
+            results->len = res.start;
+            char *why = res.reason;
+            if (!why && asprintf(&why, "handler returned %d", hrc) < 0)
+                why = NULL;
+            if (!why)
+                return MPIMAP_ENOMEM;
+            size_t wl = strlen(why);
+            rc = mpimap_buf_reserve(results, results->len + wl);
+            if (rc == 0) {
+                memcpy(results->data + results->len, why, wl);
+                results->len += wl;
+            }
+            free(why);
+            if (rc < 0)
+                return rc;
+        }
+        unsigned char *h = results->data + rec;
+        put_u32(h, status);
+        put_u32(h + 4, 0);
+        put_f64(h + 8, wall0 + (t0 - mono0));
+        put_f64(h + 16, t1 - t0);
+        put_u64(h + 24, results->len - res.start);
+        t0 = t1;
+    }
+    e->current = UINT64_MAX;
+    return 0;
+}
+
+/* ---- results (root) ----------------------------------------------------- */
+
+static int deliver(mpimap_engine *e, const unsigned char *p, size_t len)
+{
+    uint64_t first = get_u64(p), count = get_u64(p + 8);
+    int rank = (int)get_u32(p + 16);
+    size_t off = MPIMAP_RESULTS_HEADER;
+    for (uint64_t i = 0; i < count; i++) {
+        if (len - off < MPIMAP_RESULT_RECORD_HEADER)
+            return MPIMAP_EINVAL;
+        const unsigned char *h = p + off;
+        uint64_t n = get_u64(h + 24);
+        off += MPIMAP_RESULT_RECORD_HEADER;
+        if (n > len - off)
+            return MPIMAP_EINVAL;
+        mpimap_done d = {first + i, (int)get_u32(h), rank, get_f64(h + 8),
+                         get_f64(h + 16), p + off, (size_t)n};
+        off += n;
+        if (d.status != MPIMAP_ITEM_OK)
+            e->failed++;
+        e->emitted++;
+        int rc = e->sink.put(e->sink.self, &d);
+        if (rc < 0)
+            return rc;
+    }
+    if (!e->unordered)
+        e->next_emit = first + count;
+    return 0;
+}
+
+int mpimap_engine_emit(mpimap_engine *e, const void *results, size_t len)
+{
+    uint64_t first, count;
+    if (!e->sink.put || mpimap_results_range(results, len, &first, &count) < 0)
+        return MPIMAP_EINVAL;
+    if (count == 0)
+        return 0;
+    if (e->unordered)
+        return deliver(e, results, len);
+    if (first < e->next_emit)
+        return MPIMAP_EINVAL; /* a strategy emitted an item twice */
+    if (first == e->next_emit) {
+        int rc = deliver(e, results, len);
+        while (rc == 0 && e->npending && e->pending[0].first == e->next_emit) {
+            struct pending_set ps = e->pending[0];
+            memmove(e->pending, e->pending + 1, (e->npending - 1) * sizeof *e->pending);
+            e->npending--;
+            rc = deliver(e, ps.data, ps.len);
+            free(ps.data);
+        }
+        return rc;
+    }
+    /* Out of order: keep a copy until the sets before it have come. */
+    if (e->npending == e->cappending) {
+        size_t ncap = e->cappending ? e->cappending * 2 : 16;
+        struct pending_set *np = realloc(e->pending, ncap * sizeof *np);
+        if (!np)
+            return MPIMAP_ENOMEM;
+        e->pending = np;
+        e->cappending = ncap;
+    }
+    unsigned char *copy = malloc(len);
+    if (!copy)
+        return MPIMAP_ENOMEM;
+    memcpy(copy, results, len);
+    size_t at = e->npending;
+    while (at > 0 && e->pending[at - 1].first > first)
+        at--;
+    if (at < e->npending && e->pending[at].first == first) {
+        free(copy);
+        return MPIMAP_EINVAL;
+    }
+    memmove(e->pending + at + 1, e->pending + at, (e->npending - at) * sizeof *e->pending);
+    e->pending[at] = (struct pending_set){first, count, copy, len};
+    e->npending++;
+    return 0;
+}
+
+int mpimap_engine_serial(mpimap_engine *e)
+{
+    mpimap_buf b = {0}, r = {0};
+    long n;
+    int rc = 0;
+    size_t chunk = e->chunk ? e->chunk : 4096;
+    while (rc == 0 && (n = mpimap_engine_read(e, chunk, (size_t)1 << 20, &b)) > 0) {
+        rc = mpimap_engine_run(e, b.data, b.len, &r);
+        if (rc == 0)
+            rc = mpimap_engine_emit(e, r.data, r.len);
+    }
+    if (rc == 0 && n < 0)
+        rc = (int)n;
+    mpimap_buf_free(&b);
+    mpimap_buf_free(&r);
+    return rc;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+int mpimap_engine_init(mpimap_engine *e, MPI_Comm comm, int root, size_t chunk,
+                       int unordered, const mpimap_source *src,
+                       const mpimap_handler *handler, const mpimap_sink *sink)
+{
+    memset(e, 0, sizeof *e);
+    e->comm = comm;
+    e->root = root;
+    e->chunk = chunk;
+    e->unordered = unordered;
+    e->current = UINT64_MAX;
+    if (comm == MPI_COMM_NULL) {
+        e->rank = 0;
+        e->size = 1;
+    } else {
+        if (MPI_Comm_rank(comm, &e->rank) != MPI_SUCCESS ||
+            MPI_Comm_size(comm, &e->size) != MPI_SUCCESS)
+            return MPIMAP_EMPI;
+    }
+    if (root < 0 || root >= e->size || !handler || !handler->run)
+        return MPIMAP_EINVAL;
+    e->handler = *handler;
+    if (e->rank == root) {
+        if (!src || !src->next || !sink || !sink->put)
+            return MPIMAP_EINVAL;
+        e->src = *src;
+        e->sink = *sink;
+    }
+    return 0;
+}
+
+int mpimap_engine_execute(mpimap_engine *e, const struct mpimap_plugin *strategy)
+{
+    const struct mpimap_strategy_ops *ops = strategy->ops;
+    if (!ops || ops->size < offsetof(struct mpimap_strategy_ops, map) + sizeof ops->map ||
+        !ops->map)
+        return MPIMAP_EABI;
+    int rc = ops->map(e);
+    if (rc == 0 && e->rank == e->root) {
+        /* Never lose a result: every item read must have reached the sink. */
+        if (!e->input_done || e->npending || e->emitted != e->next_read) {
+            fprintf(stderr,
+                    "mpimap: strategy '%s' ended with %llu of %llu items emitted%s\n",
+                    strategy->name, (unsigned long long)e->emitted,
+                    (unsigned long long)e->next_read,
+                    e->input_done ? "" : " and input left unread");
+            rc = MPIMAP_EINVAL;
+        }
+    }
+    return rc;
+}
+
+void mpimap_engine_destroy(mpimap_engine *e)
+{
+    for (size_t i = 0; i < e->npending; i++)
+        free(e->pending[i].data);
+    free(e->pending);
+    e->pending = NULL;
+    e->npending = e->cappending = 0;
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * engine.h - the map engine's inside (internal): where items come from
+ * (a source), what runs them (a handler), where results go (a sink), and
+ * the state a strategy drives through <mpimap/strategy.h>.
+ *
+ * Wire formats (native byte order: every rank of a job runs the same
+ * binary on the same kind of machine):
+ *   batch:      u64 first, u64 count, then count x { u64 len, len bytes, NUL }
+ *   result set: u64 first, u64 count, u32 rank, u32 0,
+ *               then count x { u32 status, u32 0, f64 start, f64 duration,
+ *                              u64 len, len bytes }
+ *   where status is 0 (ok: the bytes are the result) or 1 (failed: the
+ *   bytes are the reason), start is the wall-clock time (seconds since the
+ *   epoch) and duration the handler's run time in seconds.
+ */
+#ifndef MPIMAP_CORE_ENGINE_H
+#define MPIMAP_CORE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpimap/mpimap.h>
+#include <mpimap/plugin.h>
+#include <mpimap/strategy.h>
+
+#define MPIMAP_BATCH_HEADER 16u
+#define MPIMAP_RESULTS_HEADER 24u
+#define MPIMAP_RESULT_RECORD_HEADER 32u
+
+enum { MPIMAP_ITEM_OK = 0, MPIMAP_ITEM_FAILED = 1 };
+
+/* Where the root's items come from. next() returns 1 with an item, 0 at
+ * the end, < 0 on a malformed input (error() tells why). rewind and count
+ * may be NULL when the source cannot do them. */
+typedef struct mpimap_source {
+    void *self;
+    int (*next)(void *self, const void **data, size_t *len);
+    int (*rewind)(void *self);
+    const char *(*error)(void *self);
+} mpimap_source;
+
+/* What runs one item: 0 = ok (result bytes appended to res), non-zero =
+ * failed (the engine records the reason), < 0 from the engine's own
+ * failures is not distinguished: a handler reports item failures only. */
+typedef struct mpimap_handler {
+    void *self;
+    int (*run)(void *self, const mpimap_item *item, mpimap_result *res);
+} mpimap_handler;
+
+/* One finished item as the sink sees it. */
+typedef struct mpimap_done {
+    uint64_t index;
+    int status;          /* MPIMAP_ITEM_OK or MPIMAP_ITEM_FAILED */
+    int rank;
+    double start;        /* wall clock, seconds since the epoch */
+    double duration;     /* seconds */
+    const void *data;    /* result bytes (ok) or reason (failed) */
+    size_t len;
+} mpimap_done;
+
+/* Where the root's results go, in input order (or as they come with
+ * unordered). put() returns 0 or a negative code that stops the map. */
+typedef struct mpimap_sink {
+    void *self;
+    int (*put)(void *self, const mpimap_done *d);
+} mpimap_sink;
+
+/* The result object a handler writes into (see mpimap_result_write()). */
+struct mpimap_result {
+    mpimap_buf *buf;   /* the result set being built */
+    size_t start;      /* where this item's bytes begin in buf */
+    int failed;
+    int oom;
+    char *reason;      /* malloc'd, when failed with a reason */
+};
+
+struct mpimap_engine {
+    MPI_Comm comm;
+    int rank, size, root;
+    size_t chunk;
+    int unordered;
+    mpimap_source src;  /* root only */
+    mpimap_handler handler;
+    mpimap_sink sink;   /* root only */
+    /* input position (root) */
+    uint64_t next_read;
+    int input_done;
+    /* ordering (root) */
+    uint64_t next_emit;
+    struct pending_set *pending;
+    size_t npending, cappending;
+    uint64_t emitted, failed;
+    /* the item being run now, for crash reports */
+    volatile uint64_t current;
+};
+
+/* Set up an engine. Every rank: comm, root, chunk, handler. Root: src and
+ * sink too (others may pass NULL). */
+int mpimap_engine_init(mpimap_engine *e, MPI_Comm comm, int root, size_t chunk,
+                       int unordered, const mpimap_source *src,
+                       const mpimap_handler *handler, const mpimap_sink *sink);
+
+/* Run the map with a strategy plugin (collective). After it the root has
+ * put every item to the sink. Returns 0 or a negative code. */
+int mpimap_engine_execute(mpimap_engine *e, const struct mpimap_plugin *strategy);
+
+void mpimap_engine_destroy(mpimap_engine *e);
+
+/* Seconds from a monotonic clock, and the wall clock. */
+double mpimap_now(void);
+double mpimap_wallclock(void);
+
+#endif /* MPIMAP_CORE_ENGINE_H */
