@@ -29,6 +29,7 @@
 #include <mpimap/mpimap.h>
 #include <mpimap/strategy.h>
 
+#include "crash.h"
 #include "handler_cmd.h"
 
 #define SHELL_PATH "/bin/sh"
@@ -739,6 +740,7 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
         reset_argv(c);
         return rc;
     }
+    mpimap_crash_child(pid); /* killed with the rank if it is stopped */
     reset_argv(c);
 
     size_t start = out->len;
@@ -779,6 +781,7 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
             close(pf[i].fd);
 
     int status = 0, wait_errno = reap(pid, &status) ? errno : 0;
+    mpimap_crash_child(0);
 
     if (c->strip_newline && out->len > start && out->data[out->len - 1] == '\n')
         out->len--;

@@ -440,6 +440,8 @@ int mpimap_jobspec_read(struct mpimap_jobspec *s, const char *path, char **error
         if (error) {
             *error = ps.error;
             ps.error = NULL;
+            if (!*error && asprintf(error, "%s: %s", path, mpimap_strerror(rc)) < 0)
+                *error = NULL;
         }
     }
     free(ps.error);

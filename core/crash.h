@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* crash.h - report which item a rank was running when it died (internal). */
+#ifndef MPIMAP_CORE_CRASH_H
+#define MPIMAP_CORE_CRASH_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* From now on, when this process dies of SIGSEGV, SIGBUS, SIGFPE, SIGILL or
+ * SIGABRT, write "rank R (pid P on HOST) died of signal N (NAME) while
+ * running item I" to standard error and to JOBDIR/crash.R, then die of the
+ * same signal. *current is the index of the item being run (UINT64_MAX for
+ * none). jobdir may be NULL (standard error only). */
+int mpimap_crash_arm(const char *jobdir, int rank, const volatile uint64_t *current);
+
+/* Restore the signal dispositions mpimap_crash_arm() replaced. */
+void mpimap_crash_disarm(void);
+
+/* The process group of the command this rank runs now (0: none). While
+ * armed, a rank that dies, or is stopped by SIGTERM, SIGINT or SIGHUP (those
+ * still at their default action when armed), first kills that group, so
+ * that no command outlives its job. */
+void mpimap_crash_child(pid_t pgid);
+
+#endif /* MPIMAP_CORE_CRASH_H */
