@@ -42,7 +42,9 @@ static void expect_out(const char *const *argv, int shell, const char *colsep,
                       &reason);
     ck_assert_msg(rc == 0, "rc %d reason %s", rc, reason ? reason : "(none)");
     ck_assert_ptr_null(reason);
-    ck_assert_uint_eq(out.len, strlen(want));
+    ck_assert_msg(out.len == strlen(want), "got %zu bytes, want %zu: '%.*s'", out.len,
+                  strlen(want), (int)(out.len > 300 ? 300 : out.len),
+                  out.data ? (const char *)out.data : "");
     ck_assert_mem_eq(out.data, want, out.len);
     mpimap_buf_free(&out);
 }

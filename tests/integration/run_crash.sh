@@ -1,0 +1,125 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# run_crash.sh - a handler that kills its rank (SIGSEGV, abort()) under
+# mpirun and the serial launcher: the run ends promptly (well inside the
+# 60 s timeout) with exit 4, standard error names the item index and the
+# rank, the job directory is kept with the crash report and its path is
+# printed, and -o FILE is not written. A successful run keeps nothing.
+set -euo pipefail
+. "$4/lib.sh"
+
+# 8 items; item 5 is the deadly one.
+mkinput() { printf 'a\nb\nc\nd\ne\n%s\ng\nh\n' "$1"; }
+mkinput crash >"$T/segv.in"
+mkinput abort >"$T/abort.in"
+
+# crash_case WHAT INPUT SYMBOL SIGNAL SIGNAME RANK-REGEX [run options...]
+crash_case() {
+    local what=$1 input=$2 sym=$3 sig=$4 signame=$5 rank=$6
+    shift 6
+    rm -f "$T/result.txt"
+    local t0=$SECONDS
+    mm 4 "$T/out" "$T/err" "$@" -i "$input" -o "$T/result.txt" \
+        --function "$H/libcrash.so:$sym"
+    local took=$((SECONDS - t0))
+    [ $took -le 30 ] || fail "$what: took $took s to end"
+    # The rank's own report, and the summary line of mpimap run.
+    grep -Eq "^mpimap: rank $rank \(pid [0-9]+ on [^)]+\) died of signal $sig \($signame\) while running item 5\$" "$T/err" ||
+        { cat "$T/err" >&2; fail "$what: the rank's report does not name item 5 and rank $rank"; }
+    grep -Eq "^mpimap run: rank $rank \(pid [0-9]+ on [^)]+\) died of signal $sig \($signame\) while running item 5; the job was stopped" "$T/err" ||
+        { cat "$T/err" >&2; fail "$what: the summary does not name item 5 and rank $rank"; }
+    empty "$T/out" "$what: standard output"
+    [ ! -e "$T/result.txt" ] || fail "$what: -o FILE was written after a crash"
+    ls "$T" | grep -q '^result.txt' && fail "$what: a temporary result file was left: $(ls "$T")"
+    # Exactly one job directory, kept, named in the message, with the report.
+    local dirs
+    dirs=$(ls -d "$WD"/mpimap-*) || fail "$what: no job directory kept"
+    [ "$(echo "$dirs" | wc -l)" = 1 ] || fail "$what: several job directories: $dirs"
+    [ -d "$dirs" ] || fail "$what: $dirs is not a directory"
+    has "$T/err" "Results finished before are in $dirs/results.partial" "$what"
+    [ -f "$dirs/spec" ] || fail "$what: the kept job directory has no spec"
+    local n
+    n=$(grep -l "died of signal $sig" "$dirs"/crash.* | wc -l)
+    [ "$n" = 1 ] || fail "$what: $n crash reports in $dirs, not 1"
+    [ "$(stat -c %a "$dirs")" = 700 ] || fail "$what: the job directory is not mode 0700"
+    clean_wd
+    ok "$what: exit 4 in ${took}s, item 5 and rank named, job directory kept and printed"
+}
+
+for np in 2 3; do
+    # pool: any rank may run item 5.
+    crash_case "pool -n $np, SIGSEGV" "$T/segv.in" segv 11 "Segmentation fault" "[0-$((np - 1))]" \
+        -n $np -s pool --chunk 1
+    crash_case "pool -n $np, abort()" "$T/abort.in" abort_on 6 "Aborted" "[0-$((np - 1))]" \
+        -n $np -s pool
+done
+# scatter: 8 items over 3 ranks are shares of 3, 3, 2: item 5 is rank 1's.
+crash_case "scatter -n 3, SIGSEGV" "$T/segv.in" segv 11 "Segmentation fault" 1 -n 3 -s scatter
+crash_case "scatter -n 3, abort()" "$T/abort.in" abort_on 6 "Aborted" 1 -n 3 -s scatter
+# 8 items over 2 ranks: shares of 4 and 4; item 5 is rank 1's.
+crash_case "scatter -n 2, SIGSEGV" "$T/segv.in" segv 11 "Segmentation fault" 1 -n 2 -s scatter
+# One rank, and the serial launcher (no MPI at all): rank 0.
+crash_case "pool -n 1, SIGSEGV" "$T/segv.in" segv 11 "Segmentation fault" 0 -n 1
+crash_case "serial, SIGSEGV" "$T/segv.in" segv 11 "Segmentation fault" 0 -l serial
+crash_case "serial, abort()" "$T/abort.in" abort_on 6 "Aborted" 0 -l serial
+
+# What was finished before the crash is kept as results.partial, in order:
+# the root writes results out about every 0.25 s, so it holds the first k
+# results (k may be 0 here, the job being short), never anything else.
+mm 4 "$T/out" "$T/err" -n 1 --chunk 1 -i "$T/segv.in" --function "$H/libcrash.so:segv"
+dir=$(ls -d "$WD"/mpimap-*)
+[ -f "$dir/results.partial" ] || fail "-n 1: no results.partial in $dir"
+prefix_ok=0
+for k in 0 1 2 3 4 5; do
+    head -n $k "$T/segv.in" >"$T/partial.ref"
+    cmp -s "$T/partial.ref" "$dir/results.partial" && prefix_ok=1
+done
+[ $prefix_ok = 1 ] || { od -c "$dir/results.partial" | head >&2; fail "results.partial is not the first k results"; }
+ok "-n 1: results.partial holds the first $(wc -l <"$dir/results.partial") results, in order"
+clean_wd
+
+# SIGTERM to `mpimap run` stops the job: exit 4, the job directory kept,
+# and none of its commands keeps running.
+TOKEN=41.$$
+# How many processes have the argument $TOKEN (the sleeps; procps may be
+# missing in CI, and the regex keeps grep from counting itself).
+running() { { grep -alzx "41[.]$$" /proc/[0-9]*/cmdline 2>/dev/null || true; } | wc -l; }
+for launcher in mpirun serial; do
+    printf '%s\n' $TOKEN $TOKEN $TOKEN $TOKEN >"$T/sleeps"
+    # (no `timeout` here: the signal is for mpimap itself; meson has a timeout)
+    "$MPIMAP" run --workdir "$WD" -n 2 -l $launcher --chunk 1 -i "$T/sleeps" \
+        -- sleep {} >"$T/out" 2>"$T/err" &
+    pid=$!
+    t0=$SECONDS
+    until [ "$(running)" -ge 1 ]; do
+        [ $((SECONDS - t0)) -lt 30 ] || fail "$launcher: the sleeps did not start"
+        sleep 0.1
+    done
+    t0=$SECONDS
+    kill -TERM $pid
+    rc=0
+    wait $pid || rc=$?
+    took=$((SECONDS - t0))
+    [ $rc = 4 ] || { cat "$T/err" >&2; fail "$launcher: SIGTERM: exit status $rc, not 4"; }
+    [ $took -le 10 ] || fail "$launcher: SIGTERM: took $took s to end"
+    has "$T/err" "mpimap: terminated: stopping the job..." "$launcher: SIGTERM"
+    dir=$(ls -d "$WD"/mpimap-*) || fail "$launcher: SIGTERM: no job directory kept"
+    has "$T/err" "cancelled; results finished so far are in $dir/results.partial" \
+        "$launcher: SIGTERM"
+    sleep 0.5
+    [ "$(running)" = 0 ] || fail "$launcher: SIGTERM: $(running) 'sleep $TOKEN' still run"
+    clean_wd
+    ok "$launcher: SIGTERM to mpimap run: exit 4 in ${took}s, no command left running"
+done
+
+# The same handlers on harmless input: exit 0 and no job directory left
+# (mm checks the workdir after every successful run).
+mkinput x >"$T/fine.in"
+for s in pool scatter; do
+    mm 0 "$T/out" "$T/err" -n 3 -s $s -i "$T/fine.in" --function "$H/libcrash.so:segv"
+    same "$T/fine.in" "$T/out" "$s: the crash handler on harmless items"
+    [ -z "$(ls -A "$WD")" ] || fail "a job directory was left after success"
+    ok "$s: no job directory is left after a successful run"
+done
+
+done_checks
