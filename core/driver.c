@@ -20,7 +20,9 @@
 
 #include <mpimap/launcher.h>
 
+#include "batch.h"
 #include "config.h"
+#include "engine.h"
 #include "driver.h"
 #include "handler_cmd.h"
 #include "handler_fn.h"
@@ -28,7 +30,10 @@
 #include "jobspec.h"
 #include "records.h"
 #include "registry.h"
+#include "resources.h"
+#include "report.h"
 #include "shellquote.h"
+#include "siteconfig.h"
 
 extern char **environ;
 
@@ -46,8 +51,23 @@ struct mpimap_job {
     int in_memory;              /* results come back as outcomes */
     size_t nitems;
     mpimap_strv argv;           /* the rendered command (direct launchers) */
-    char *command;              /* argv as shell text */
+    char *command;              /* argv as shell text (batch: the script too) */
     char *launcher;
+    /* batch launchers */
+    mpimap_registry *reg;       /* keeps the launcher plugin loaded */
+    const struct mpimap_plugin *batch; /* NULL for direct and in-process */
+    char *jobid;
+    int state;                  /* enum mpimap_job_state, last seen */
+    char *state_detail;
+    double next_query;          /* monotonic time of the next state query */
+    int peek;                   /* mpimap status: look, never collect */
+    /* what the launcher was given (owned here, for submit after render) */
+    struct mpimap_launch_spec ls;
+    char *worker, *script_path, *log_path, *inner_command;
+    mpimap_strv env, exports;
+    /* site defaults (siteconfig.h) merged under the caller's options */
+    struct mpimap_config cfg;
+    mpimap_strv cfg_largs, cfg_sched;
     pid_t pid;
     int running, finished, cancelled, keep_dir;
     int rc;
@@ -91,27 +111,35 @@ static char *absolute(const char *path)
     return p;
 }
 
-/* Find program on PATH; malloc'd full path or NULL. */
-static char *which(const char *program)
+/* A ':' list of directories with each one made absolute. */
+static char *absolute_list(const char *list)
 {
-    if (strchr(program, '/'))
-        return access(program, X_OK) == 0 ? strdup(program) : NULL;
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/bin:/bin";
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        char *dir = n ? strndup(path, n) : strdup(".");
-        char *full = dir ? path_join(dir, program) : NULL;
+    mpimap_strv parts = {0};
+    int rc = 0;
+    for (const char *p = list; rc == 0;) {
+        size_t n = strcspn(p, ":");
+        char *dir = strndup(p, n), *abs = dir && n ? absolute(dir) : NULL;
+        rc = !dir || (n && !abs) ? MPIMAP_ENOMEM : mpimap_strv_push(&parts, abs ? abs : "");
         free(dir);
-        if (full && access(full, X_OK) == 0)
-            return full;
-        free(full);
-        path += n;
-        if (*path == ':')
-            path++;
+        free(abs);
+        if (!p[n])
+            break;
+        p += n + 1;
     }
-    return NULL;
+    size_t len = 1;
+    for (size_t i = 0; rc == 0 && i < parts.n; i++)
+        len += strlen(parts.v[i]) + 1;
+    char *out = rc == 0 ? malloc(len) : NULL;
+    if (out) {
+        out[0] = '\0';
+        for (size_t i = 0; i < parts.n; i++) {
+            if (i)
+                strcat(out, ":");
+            strcat(out, parts.v[i]);
+        }
+    }
+    mpimap_strv_free(&parts);
+    return out;
 }
 
 static int cpu_count(void)
@@ -294,7 +322,37 @@ static int spool_stdin(mpimap_job *j, const char *path)
     return 0;
 }
 
-static int pick_launcher(mpimap_job *j, mpimap_registry *reg, const char *name,
+static const struct mpimap_launcher_ops *usable_ops(mpimap_job *j,
+                                                   const struct mpimap_plugin *p)
+{
+    const struct mpimap_launcher_ops *ops = p->ops;
+    if (ops->size < offsetof(struct mpimap_launcher_ops, render) + sizeof ops->render) {
+        job_fail(j, MPIMAP_EABI, "launcher '%s' has an ops table too small for ABI 1.0",
+                 p->name);
+        return NULL;
+    }
+    if ((ops->flags & MPIMAP_LAUNCHER_DIRECT) && !ops->render) {
+        job_fail(j, MPIMAP_EABI, "launcher '%s' is direct but has no render()", p->name);
+        return NULL;
+    }
+    if ((ops->flags & MPIMAP_LAUNCHER_BATCH) &&
+        (ops->size < offsetof(struct mpimap_launcher_ops, cancel) + sizeof ops->cancel ||
+         !ops->script || !ops->submit || !ops->parse_jobid || !ops->query_job ||
+         !ops->parse_state || !ops->cancel)) {
+        job_fail(j, MPIMAP_EABI, "launcher '%s' is a scheduler but lacks the hooks of ABI 1.1",
+                 p->name);
+        return NULL;
+    }
+    if (!(ops->flags & (MPIMAP_LAUNCHER_DIRECT | MPIMAP_LAUNCHER_INPROCESS |
+                        MPIMAP_LAUNCHER_BATCH))) {
+        job_fail(j, MPIMAP_EINVAL, "launcher '%s' says it can start nothing (flags 0x%x)",
+                 p->name, (unsigned)ops->flags);
+        return NULL;
+    }
+    return ops;
+}
+
+static int find_launcher(mpimap_job *j, mpimap_registry *reg, const char *name,
                          const struct mpimap_plugin **out)
 {
     char *error = NULL;
@@ -307,25 +365,59 @@ static int pick_launcher(mpimap_job *j, mpimap_registry *reg, const char *name,
         free(error);
         return j->rc;
     }
+    return usable_ops(j, *out) ? 0 : j->rc;
+}
+
+/* The launcher, and for a scheduler the direct launcher inside its job. */
+static int pick_launcher(mpimap_job *j, mpimap_registry *reg, const mpimap_ezmap_options *o,
+                         int detach, const struct mpimap_plugin **out,
+                         const struct mpimap_plugin **inner)
+{
+    *inner = NULL;
+    int rc = find_launcher(j, reg, o->launcher, out);
+    if (rc < 0)
+        return rc;
     const struct mpimap_launcher_ops *ops = (*out)->ops;
-    if (ops->size < offsetof(struct mpimap_launcher_ops, render) + sizeof ops->render)
-        return job_fail(j, MPIMAP_EABI, "launcher '%s' has an ops table too small for ABI 1.0",
-                        (*out)->name);
-    if (!(ops->flags & (MPIMAP_LAUNCHER_DIRECT | MPIMAP_LAUNCHER_INPROCESS)))
+    if (o->via && !(ops->flags & MPIMAP_LAUNCHER_BATCH))
         return job_fail(j, MPIMAP_EINVAL,
-                        "launcher '%s' cannot start a job directly (flags 0x%x)",
-                        (*out)->name, (unsigned)ops->flags);
-    if ((ops->flags & MPIMAP_LAUNCHER_DIRECT) && !ops->render)
-        return job_fail(j, MPIMAP_EABI, "launcher '%s' is direct but has no render()",
+                        "--via names the launcher inside a scheduler's job; launcher '%s' "
+                        "is not a scheduler",
                         (*out)->name);
-    if ((ops->flags & MPIMAP_LAUNCHER_DIRECT) && ops->program) {
-        char *found = which(ops->program);
+    if (ops->program && (ops->flags & (MPIMAP_LAUNCHER_DIRECT | MPIMAP_LAUNCHER_BATCH))) {
+        char *found = mpimap_which(ops->program);
         if (!found)
             return job_fail(j, MPIMAP_ELAUNCH,
-                            "%s not found on PATH (launcher %s): is it installed? "
-                            "Use --launcher serial to run without MPI.",
+                            (ops->flags & MPIMAP_LAUNCHER_BATCH)
+                                ? "%s not found on PATH: is the scheduler's client "
+                                  "installed? (launcher %s)"
+                                : "%s not found on PATH (launcher %s): is it installed? "
+                                  "Use --launcher serial to run without MPI.",
                             ops->program, (*out)->name);
         free(found);
+    }
+    if (ops->flags & MPIMAP_LAUNCHER_BATCH) {
+        const char *via = o->via ? o->via : ops->inner ? ops->inner : "mpirun";
+        char *error = NULL;
+        rc = mpimap_registry_find(reg, MPIMAP_KIND_LAUNCHER, via, inner, &error);
+        if (rc < 0) {
+            job_fail(j, rc == MPIMAP_ENOTFOUND ? MPIMAP_EINVAL : rc, "--via: %s",
+                     error ? error : mpimap_strerror(rc));
+            free(error);
+            return j->rc;
+        }
+        const struct mpimap_launcher_ops *iops = usable_ops(j, *inner);
+        if (!iops)
+            return j->rc;
+        if (!(iops->flags & MPIMAP_LAUNCHER_DIRECT))
+            return job_fail(j, MPIMAP_EINVAL,
+                            "--via %s: the launcher inside a scheduler's job must start "
+                            "ranks directly (mpirun, srun, aprun)",
+                            via);
+    } else if (detach) {
+        return job_fail(j, MPIMAP_EINVAL,
+                        "--detach needs a scheduler (--launcher slurm, pbs, ...); launcher "
+                        "'%s' runs the job from this process",
+                        (*out)->name);
     }
     j->launcher = strdup((*out)->name);
     return j->launcher ? 0 : MPIMAP_ENOMEM;
@@ -335,53 +427,167 @@ static int pick_launcher(mpimap_job *j, mpimap_registry *reg, const char *name,
 static const char *const exported[] = {"MPIMAP_PLUGIN_PATH", "MPIMAP_PLUGIN_SYSTEM_PATH",
                                        "LD_LIBRARY_PATH", NULL};
 
+/* Write text to path, mode 0700 (a job script). */
+static int write_script(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, text + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return close(fd);
+}
+
 static int render(mpimap_job *j, const struct mpimap_plugin *launcher,
-                  const mpimap_ezmap_options *o, int np)
+                  const struct mpimap_plugin *inner, const mpimap_ezmap_options *o, int np)
 {
     const struct mpimap_launcher_ops *ops = launcher->ops;
     const char *env_worker = getenv("MPIMAP_WORKER");
-    char *worker = env_worker && *env_worker ? strdup(env_worker)
-                                             : strdup(MPIMAP_LIBEXECDIR "/mpimap-worker");
-    if (!worker)
+    j->worker = env_worker && *env_worker ? strdup(env_worker)
+                                          : strdup(MPIMAP_LIBEXECDIR "/mpimap-worker");
+    if (!j->worker)
         return MPIMAP_ENOMEM;
-    const char *wargv[] = {worker, j->spec, NULL};
-    mpimap_strv env = {0};
+    const char *wargv[] = {j->worker, j->spec, NULL};
+    static const char *const none[] = {NULL};
     int rc = 0;
     for (size_t i = 0; exported[i] && rc == 0; i++) {
         const char *v = getenv(exported[i]);
-        if (v)
-            rc = mpimap_strv_pushf(&env, "%s=%s", exported[i], v);
-    }
-    const char *const noenv[] = {NULL};
-    struct mpimap_launch_spec ls = {
-        sizeof ls, np, 0, 0, 0, cpu_count(), o->hostfile, j->dir, wargv,
-        env.v ? (const char *const *)env.v : noenv,
-        o->launcher_args ? o->launcher_args : noenv};
-    char *error = NULL;
-    if (rc == 0) {
-        if (ops->flags & MPIMAP_LAUNCHER_DIRECT) {
-            rc = ops->render(&ls, &j->argv, &error);
-            if (rc < 0)
-                job_fail(j, rc, "%s", error ? error : "the launcher could not render a command");
-        } else {
-            /* In-process: what runs is the worker's map, without MPI. */
-            rc = mpimap_strv_push(&j->argv, worker);
-            if (rc == 0)
-                rc = mpimap_strv_push(&j->argv, j->spec);
+        if (!v)
+            continue;
+        if (strcmp(exported[i], "MPIMAP_PLUGIN_PATH") != 0) {
+            rc = mpimap_strv_pushf(&j->env, "%s=%s", exported[i], v);
+            continue;
         }
+        /* Absolute directories: the job may run elsewhere (a job script
+         * changes directory). */
+        char *abs = absolute_list(v);
+        rc = abs ? mpimap_strv_pushf(&j->env, "%s=%s", exported[i], abs) : MPIMAP_ENOMEM;
+        free(abs);
     }
-    if (rc == 0 && !(j->command = mpimap_shell_join((const char *const *)j->argv.v)))
+    /* The user's exports: VAR=VALUE as given, VAR alone with its value here
+     * (left bare when it has none). The launcher passes them all on
+     * (mpirun -x, a job script's export lines). */
+    for (size_t i = 0; rc == 0 && o->exports && o->exports[i]; i++) {
+        const char *e = o->exports[i], *v = strchr(e, '=') ? NULL : getenv(e);
+        rc = v ? mpimap_strv_pushf(&j->env, "%s=%s", e, v) : mpimap_strv_push(&j->env, e);
+    }
+    for (size_t i = 0; rc == 0 && i < j->env.n; i++)
+        rc = mpimap_strv_push(&j->exports, j->env.v[i]);
+    if (rc < 0)
+        return rc;
+    struct mpimap_launch_spec *ls = &j->ls;
+    memset(ls, 0, sizeof *ls);
+    ls->size = sizeof *ls;
+    ls->np = np;
+    ls->nodes = o->nodes;
+    ls->ppn = o->ppn;
+    ls->cpus_per_rank = o->cpus_per_rank;
+    ls->slots = cpu_count();
+    ls->hostfile = o->hostfile;
+    ls->jobdir = j->dir;
+    ls->worker_argv = wargv;
+    ls->env = j->env.v ? (const char *const *)j->env.v : none;
+    ls->launcher_args = o->launcher_args ? o->launcher_args : none;
+    ls->walltime = o->walltime;
+    ls->queue = o->queue;
+    ls->qos = o->qos;
+    ls->account = o->account;
+    ls->job_name = o->job_name;
+    ls->reservation = o->reservation;
+    ls->mem = o->mem;
+    ls->exports = j->exports.v ? (const char *const *)j->exports.v : none;
+    ls->sched_args = o->sched_args ? o->sched_args : none;
+    char *error = NULL;
+    if (ops->flags & MPIMAP_LAUNCHER_BATCH) {
+        /* The inner launcher's command, as shell text, inside the script. */
+        const struct mpimap_launcher_ops *iops = inner->ops;
+        mpimap_strv iargv = {0};
+        rc = iops->render(ls, &iargv, &error);
+        if (rc == 0 && !(j->inner_command = mpimap_shell_join((const char *const *)iargv.v)))
+            rc = MPIMAP_ENOMEM;
+        mpimap_strv_free(&iargv);
+        if (rc == 0 && (!(j->script_path = path_join(j->dir, "job.sh")) ||
+                        !(j->log_path = path_join(j->dir, "job.log"))))
+            rc = MPIMAP_ENOMEM;
+        ls->inner_command = j->inner_command;
+        ls->log_path = j->log_path;
+        char *script = NULL;
+        if (rc == 0)
+            rc = ops->script(ls, &script, &error);
+        if (rc == 0 && write_script(j->script_path, script) != 0)
+            rc = job_fail(j, MPIMAP_EIO, "cannot write the job script '%s': %s",
+                          j->script_path, strerror(errno));
+        mpimap_strv sub = {0};
+        if (rc == 0)
+            rc = ops->submit(ls, j->script_path, &sub, &error);
+        char *subtext = rc == 0 ? mpimap_shell_join((const char *const *)sub.v) : NULL;
+        if (rc == 0 &&
+            asprintf(&j->command, "%s\n# submitted with:\n%s%s%s\n", script, subtext,
+                     ops->flags & MPIMAP_LAUNCHER_SCRIPT_ON_STDIN ? " < " : "",
+                     ops->flags & MPIMAP_LAUNCHER_SCRIPT_ON_STDIN ? j->script_path : "") < 0)
+            rc = MPIMAP_ENOMEM;
+        free(subtext);
+        free(script);
+        mpimap_strv_free(&sub);
+        ls->worker_argv = NULL; /* wargv ends with this call */
+    } else if (ops->flags & MPIMAP_LAUNCHER_DIRECT) {
+        rc = ops->render(ls, &j->argv, &error);
+    } else {
+        /* In-process: what runs is the worker's map, without MPI. */
+        rc = mpimap_strv_push(&j->argv, j->worker);
+        if (rc == 0)
+            rc = mpimap_strv_push(&j->argv, j->spec);
+    }
+    if (rc < 0 && !j->error)
+        job_fail(j, rc, "%s", error ? error : "the launcher could not render the job");
+    if (rc == 0 && !j->command &&
+        !(j->command = mpimap_shell_join((const char *const *)j->argv.v)))
         rc = MPIMAP_ENOMEM;
     free(error);
-    free(worker);
-    mpimap_strv_free(&env);
     return rc;
+}
+
+/* Record which scheduler job this directory is, for mpimap status/collect. */
+static int write_batch_file(mpimap_job *j)
+{
+    char *p = path_join(j->dir, "batch");
+    FILE *f = p ? fopen(p, "w") : NULL;
+    free(p);
+    if (!f)
+        return MPIMAP_EIO;
+    fprintf(f, "launcher %s\njobid %s\n", j->launcher, j->jobid);
+    return fclose(f) == 0 ? 0 : MPIMAP_EIO;
 }
 
 static int spawn(mpimap_job *j, const struct mpimap_plugin *launcher)
 {
     const struct mpimap_launcher_ops *ops = launcher->ops;
     fflush(NULL);
+    if (ops->flags & MPIMAP_LAUNCHER_BATCH) {
+        char *error = NULL;
+        int rc = mpimap_batch_submit(launcher, &j->ls, j->script_path, &j->jobid, &error);
+        if (rc < 0) {
+            job_fail(j, rc == MPIMAP_EABI ? rc : MPIMAP_ELAUNCH, "%s",
+                     error ? error : "the job could not be submitted");
+            free(error);
+            return j->rc;
+        }
+        j->batch = launcher;
+        j->state = MPIMAP_JOB_QUEUED;
+        j->running = 1;
+        return write_batch_file(j) < 0
+                   ? job_fail(j, MPIMAP_EIO, "cannot write %s/batch", j->dir)
+                   : 0;
+    }
     if (ops->flags & MPIMAP_LAUNCHER_INPROCESS) {
         pid_t pid = fork();
         if (pid < 0)
@@ -409,7 +615,25 @@ static int spawn(mpimap_job *j, const struct mpimap_plugin *launcher)
     posix_spawnattr_init(&at);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&at, 0);
-    int e = posix_spawnp(&j->pid, j->argv.v[0], &fa, &at, j->argv.v, environ);
+    /* The launcher's environment: ours, with the job's variables set. */
+    mpimap_strv envp = {0};
+    int rc = 0;
+    for (char **ev = environ; rc == 0 && *ev; ev++) {
+        size_t n = strcspn(*ev, "=");
+        int overridden = 0;
+        for (size_t i = 0; i < j->env.n && !overridden; i++)
+            overridden = strchr(j->env.v[i], '=') && !strncmp(j->env.v[i], *ev, n) &&
+                         j->env.v[i][n] == '=';
+        if (!overridden)
+            rc = mpimap_strv_push(&envp, *ev);
+    }
+    for (size_t i = 0; rc == 0 && i < j->env.n; i++)
+        if (strchr(j->env.v[i], '='))
+            rc = mpimap_strv_push(&envp, j->env.v[i]);
+    int e = rc < 0 ? ENOMEM
+                   : posix_spawnp(&j->pid, j->argv.v[0], &fa, &at, j->argv.v,
+                                  envp.v ? envp.v : environ);
+    mpimap_strv_free(&envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (e != 0)
@@ -418,17 +642,84 @@ static int spawn(mpimap_job *j, const struct mpimap_plugin *launcher)
     return 0;
 }
 
-int mpimap_driver_start(const mpimap_ezmap_options *o,
+/* Fill what the caller left unset from the site and user config files
+ * (the caller's options win). *eo points into o, the config and the job. */
+static int site_defaults(mpimap_job *j, const mpimap_ezmap_options *o,
+                         mpimap_ezmap_options *eo)
+{
+    *eo = *o;
+    char *error = NULL;
+    int rc = mpimap_config_load(&j->cfg, &error);
+    if (rc < 0) {
+        job_fail(j, MPIMAP_EINVAL, "%s", error ? error : mpimap_strerror(rc));
+        free(error);
+        return j->rc;
+    }
+    const char *v, *src;
+    if (!eo->launcher)
+        eo->launcher = mpimap_config_get(&j->cfg, "launcher", NULL);
+    if (!eo->via)
+        eo->via = mpimap_config_get(&j->cfg, "via", NULL);
+    if (!eo->strategy)
+        eo->strategy = mpimap_config_get(&j->cfg, "strategy", NULL);
+    if (!eo->queue)
+        eo->queue = mpimap_config_get(&j->cfg, "queue", NULL);
+    if (!eo->account)
+        eo->account = mpimap_config_get(&j->cfg, "account", NULL);
+    if (!eo->qos)
+        eo->qos = mpimap_config_get(&j->cfg, "qos", NULL);
+    if (!eo->np && (v = mpimap_config_get(&j->cfg, "np", &src))) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 1000000)
+            return job_fail(j, MPIMAP_EINVAL, "%s: np '%s' is not a number of ranks", src, v);
+        eo->np = (int)n;
+    }
+    if (!eo->walltime && (v = mpimap_config_get(&j->cfg, "walltime", &src)) &&
+        mpimap_parse_walltime(v, &eo->walltime, &error) < 0) {
+        job_fail(j, MPIMAP_EINVAL, "%s: %s", src, error ? error : "bad walltime");
+        free(error);
+        return j->rc;
+    }
+    /* Repeatable and list-valued keys: the site's first, then the caller's. */
+    for (size_t i = 0; i < j->cfg.n; i++) {
+        struct mpimap_config_entry *e = &j->cfg.v[i];
+        if (!mpimap_config_in_force(&j->cfg, i))
+            continue;
+        if (!strcmp(e->key, "directive") && mpimap_strv_push(&j->cfg_sched, e->value) < 0)
+            return MPIMAP_ENOMEM;
+        if (!strcmp(e->key, "mpirun_args") &&
+            mpimap_config_split(e->value, &j->cfg_largs, &error) < 0) {
+            job_fail(j, MPIMAP_EINVAL, "%s: mpirun_args: %s", e->source,
+                     error ? error : "cannot split");
+            free(error);
+            return j->rc;
+        }
+    }
+    if (j->cfg_sched.n) {
+        for (size_t i = 0; o->sched_args && o->sched_args[i]; i++)
+            if (mpimap_strv_push(&j->cfg_sched, o->sched_args[i]) < 0)
+                return MPIMAP_ENOMEM;
+        eo->sched_args = (const char *const *)j->cfg_sched.v;
+    }
+    return 0;
+}
+
+int mpimap_driver_start(const mpimap_ezmap_options *req,
                         const struct mpimap_driver_extra *x, const mpimap_item *items,
                         size_t nitems, mpimap_job **out)
 {
     *out = NULL;
-    if (!o)
+    if (!req)
         return MPIMAP_EINVAL;
     mpimap_job *j = calloc(1, sizeof *j);
     if (!j)
         return MPIMAP_ENOMEM;
     *out = j;
+    mpimap_ezmap_options eo;
+    const mpimap_ezmap_options *o = &eo;
+    if (site_defaults(j, req, &eo) < 0)
+        return j->rc;
     j->output_fd = x ? x->output_fd : -1;
     j->nitems = nitems;
     int framing = o->input ? o->framing : MPIMAP_FRAME_BINARY;
@@ -447,7 +738,7 @@ int mpimap_driver_start(const mpimap_ezmap_options *o,
         return rc;
 
     mpimap_registry *reg = NULL;
-    const struct mpimap_plugin *strategy = NULL, *launcher = NULL;
+    const struct mpimap_plugin *strategy = NULL, *launcher = NULL, *inner = NULL;
     char *error = NULL;
     if ((rc = mpimap_registry_open(&reg)) < 0)
         return job_fail(j, rc, "cannot read the plugin directories: %s", mpimap_strerror(rc));
@@ -459,8 +750,15 @@ int mpimap_driver_start(const mpimap_ezmap_options *o,
         free(error);
         goto out;
     }
-    if ((rc = pick_launcher(j, reg, o->launcher, &launcher)) < 0)
+    if ((rc = pick_launcher(j, reg, o, x && x->detach, &launcher, &inner)) < 0)
         goto out;
+    /* The site's extra mpirun arguments go first, wherever mpirun runs. */
+    if (j->cfg_largs.n && !strcmp((inner ? inner : launcher)->name, "mpirun")) {
+        for (size_t i = 0; o->launcher_args && o->launcher_args[i]; i++)
+            if ((rc = mpimap_strv_push(&j->cfg_largs, o->launcher_args[i])) < 0)
+                goto out;
+        eo.launcher_args = (const char *const *)j->cfg_largs.v;
+    }
 
     /* The job directory. */
     const char *base = o->workdir;
@@ -564,7 +862,7 @@ int mpimap_driver_start(const mpimap_ezmap_options *o,
         free(p);
     }
 
-    if ((rc = render(j, launcher, o, np)) < 0)
+    if ((rc = render(j, launcher, inner, o, np)) < 0)
         goto out;
     if (x && x->dry_run) {
         j->keep_dir = 1;
@@ -575,7 +873,7 @@ int mpimap_driver_start(const mpimap_ezmap_options *o,
 out:
     if (rc < 0 && j->dir)
         j->keep_dir = 0;
-    mpimap_registry_close(reg);
+    j->reg = reg; /* the launcher plugin stays loaded while the job lives */
     if (rc < 0 && !j->error)
         job_fail(j, rc, "%s", mpimap_strerror(rc));
     return rc;
@@ -724,6 +1022,23 @@ static int read_outcomes(mpimap_job *j)
     return 0;
 }
 
+/* How the job ended, for a message: "mpirun: exit status 1",
+ * "slurm job 42: killed at its walltime". */
+static char *ending(mpimap_job *j, int wstatus)
+{
+    char *how = NULL;
+    int n;
+    if (j->batch)
+        n = asprintf(&how, "%s job %s: %s%s%s", j->launcher, j->jobid,
+                     mpimap_job_state_name(j->state), j->state_detail ? ", " : "",
+                     j->state_detail ? j->state_detail : "");
+    else if (WIFSIGNALED(wstatus))
+        n = asprintf(&how, "%s: killed by signal %d", j->launcher, WTERMSIG(wstatus));
+    else
+        n = asprintf(&how, "%s: exit status %d", j->launcher, WEXITSTATUS(wstatus));
+    return n < 0 ? NULL : how;
+}
+
 static int collect(mpimap_job *j, int wstatus)
 {
     j->running = 0;
@@ -737,23 +1052,26 @@ static int collect(mpimap_job *j, int wstatus)
     if (read_status(j) < 0) {
         keep_partial(j);
         j->keep_dir = 1;
-        char how[64];
-        if (WIFSIGNALED(wstatus))
-            snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(wstatus));
-        else
-            snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(wstatus));
+        char *how = ending(j, wstatus);
         char *crash = crash_reports(j);
+        const char *log = j->batch ? "; the job's output is in " : "";
         int rc;
         if (crash)
             rc = job_fail(j, MPIMAP_ECRASH,
-                          "%s; the job was stopped (%s: %s). Results finished before "
-                          "are in %s/results.partial",
-                          crash, j->launcher, how, j->dir);
+                          "%s; the job was stopped (%s). Results finished before are in "
+                          "%s/results.partial%s%s",
+                          crash, how ? how : "?", j->dir, log, j->batch ? j->log_path : "");
+        else if (j->batch && j->state == MPIMAP_JOB_TIMEOUT)
+            rc = job_fail(j, MPIMAP_ECRASH,
+                          "the job was killed at its walltime (%s). Results finished "
+                          "before are in %s/results.partial",
+                          how ? how : "?", j->dir);
         else
             rc = job_fail(j, MPIMAP_ELAUNCH,
-                          "the job ended without finishing the map (%s: %s); job "
-                          "directory kept: %s",
-                          j->launcher, how, j->dir);
+                          "the job ended without finishing the map (%s); job directory "
+                          "kept: %s%s%s",
+                          how ? how : "?", j->dir, log, j->batch ? j->log_path : "");
+        free(how);
         free(crash);
         return rc;
     }
@@ -777,6 +1095,7 @@ static int collect(mpimap_job *j, int wstatus)
         j->keep_dir = 1;
         return rc;
     }
+    j->keep_dir = 0; /* the results are delivered: the directory can go */
     return j->rc = j->failed ? MPIMAP_EITEMS : 0;
 }
 
@@ -791,12 +1110,39 @@ int mpimap_ezmap_start(const mpimap_ezmap_options *opts, const mpimap_item *item
     return rc;
 }
 
+/* A scheduler's job: ask for its state (at most every half second). */
+static int poll_batch(mpimap_job *j)
+{
+    double now = mpimap_now();
+    if (now < j->next_query)
+        return MPIMAP_EBUSY;
+    j->next_query = now + 0.5;
+    char *detail = NULL, *error = NULL;
+    int state = 0;
+    int rc = mpimap_batch_state(j->batch, j->jobid, &state, &detail, &error);
+    if (rc < 0) {
+        /* A scheduler that does not answer once is not a failed job. */
+        free(detail);
+        free(error);
+        return MPIMAP_EBUSY;
+    }
+    free(j->state_detail);
+    j->state_detail = detail;
+    j->state = state;
+    free(error);
+    if (state == MPIMAP_JOB_QUEUED || state == MPIMAP_JOB_RUNNING || j->peek)
+        return MPIMAP_EBUSY;
+    return collect(j, 0);
+}
+
 int mpimap_ezmap_poll(mpimap_job *j)
 {
     if (!j)
         return MPIMAP_EINVAL;
     if (j->finished || !j->running)
         return j->rc;
+    if (j->batch)
+        return poll_batch(j);
     int st;
     pid_t p = waitpid(j->pid, &st, WNOHANG);
     if (p == 0)
@@ -812,6 +1158,12 @@ int mpimap_ezmap_wait(mpimap_job *j)
         return MPIMAP_EINVAL;
     if (j->finished || !j->running)
         return j->rc;
+    if (j->batch) {
+        int rc;
+        while ((rc = poll_batch(j)) == MPIMAP_EBUSY)
+            usleep(100000);
+        return rc;
+    }
     int st;
     pid_t p;
     while ((p = waitpid(j->pid, &st, 0)) < 0 && errno == EINTR)
@@ -828,6 +1180,26 @@ int mpimap_ezmap_cancel(mpimap_job *j)
     if (!j->running)
         return 0;
     j->cancelled = 1;
+    if (j->batch) {
+        char *error = NULL;
+        int rc = mpimap_batch_cancel(j->batch, j->jobid, &error);
+        if (rc < 0) {
+            job_fail(j, rc, "cannot cancel %s job %s: %s", j->launcher, j->jobid,
+                     error ? error : mpimap_strerror(rc));
+            free(error);
+            j->cancelled = 0;
+            return j->rc;
+        }
+        /* Wait (up to 30 s) until the scheduler says the job is over. */
+        for (int i = 0; i < 300 && j->running; i++) {
+            j->next_query = 0;
+            if (poll_batch(j) == MPIMAP_EBUSY)
+                usleep(100000);
+        }
+        if (j->running)
+            collect(j, 0);
+        return 0;
+    }
     kill(-j->pid, SIGTERM);
     for (int i = 0; i < 50; i++) { /* up to 5 s to stop cleanly */
         int st;
@@ -841,6 +1213,82 @@ int mpimap_ezmap_cancel(mpimap_job *j)
     if (waitpid(j->pid, &st, 0) == j->pid)
         collect(j, st);
     return 0;
+}
+
+int mpimap_job_open(const char *dir, const struct mpimap_driver_extra *x,
+                    const char *output, int peek, mpimap_job **out)
+{
+    mpimap_job *j = calloc(1, sizeof *j);
+    *out = j;
+    if (!j)
+        return MPIMAP_ENOMEM;
+    j->output_fd = x ? x->output_fd : -1;
+    j->keep_dir = 1;
+    j->peek = peek;
+    if (!(j->dir = realpath(dir, NULL)))
+        return job_fail(j, MPIMAP_ENOTFOUND, "no job directory '%s': %s", dir, strerror(errno));
+    char *bpath = path_join(j->dir, "batch");
+    FILE *f = bpath ? fopen(bpath, "r") : NULL;
+    free(bpath);
+    if (!f)
+        return job_fail(j, MPIMAP_ENOTFOUND,
+                        "'%s' is not the directory of a job submitted to a scheduler "
+                        "(it has no 'batch' file)",
+                        j->dir);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (!strncmp(line, "launcher ", 9) && !j->launcher)
+            j->launcher = strdup(line + 9);
+        else if (!strncmp(line, "jobid ", 6) && !j->jobid)
+            j->jobid = strdup(line + 6);
+    }
+    free(line);
+    fclose(f);
+    if (!j->launcher || !j->jobid)
+        return job_fail(j, MPIMAP_EINVAL, "%s/batch: no launcher or job id in it", j->dir);
+    if (!(j->spec = path_join(j->dir, "spec")) || !(j->results = path_join(j->dir, "results")) ||
+        !(j->log_path = path_join(j->dir, "job.log")) ||
+        (output && !(j->output = absolute(output))))
+        return job_fail(j, MPIMAP_ENOMEM, "out of memory");
+    int rc = mpimap_registry_open(&j->reg);
+    const struct mpimap_plugin *p = NULL;
+    if (rc == 0 && (rc = find_launcher(j, j->reg, j->launcher, &p)) < 0)
+        return rc;
+    if (rc < 0)
+        return job_fail(j, rc, "cannot read the plugin directories");
+    if (!(((const struct mpimap_launcher_ops *)p->ops)->flags & MPIMAP_LAUNCHER_BATCH))
+        return job_fail(j, MPIMAP_EINVAL, "launcher '%s' of %s is not a scheduler",
+                        j->launcher, j->dir);
+    j->batch = p;
+    j->state = MPIMAP_JOB_QUEUED;
+    j->running = 1;
+    return 0;
+}
+
+/* Leave a scheduler's job running and keep its directory: mpimap status and
+ * mpimap collect take it from there. */
+void mpimap_job_detach(mpimap_job *j)
+{
+    if (!j)
+        return;
+    j->running = 0;
+    j->keep_dir = 1;
+}
+
+const char *mpimap_job_id(const mpimap_job *j) { return j ? j->jobid : NULL; }
+
+int mpimap_job_state(mpimap_job *j, int *state, const char **detail)
+{
+    if (!j || !j->batch)
+        return MPIMAP_EINVAL;
+    int rc = j->finished ? 0 : (j->next_query = 0, poll_batch(j));
+    *state = j->state;
+    *detail = j->state_detail;
+    return rc == MPIMAP_EBUSY ? 0 : rc;
 }
 
 int mpimap_ezmap_progress(mpimap_job *j, uint64_t *done, uint64_t *failed, uint64_t *total)
@@ -877,7 +1325,7 @@ void mpimap_ezmap_free(mpimap_job *j)
 {
     if (!j)
         return;
-    if (j->running)
+    if (j->running && !j->peek) /* mpimap status only looked at it */
         mpimap_ezmap_cancel(j);
     if (j->dir && !j->keep_dir)
         remove_tree(j->dir);
@@ -888,6 +1336,18 @@ void mpimap_ezmap_free(mpimap_job *j)
     free(j->output);
     free(j->command);
     free(j->launcher);
+    free(j->jobid);
+    free(j->state_detail);
+    free(j->worker);
+    free(j->script_path);
+    free(j->log_path);
+    free(j->inner_command);
+    mpimap_strv_free(&j->env);
+    mpimap_strv_free(&j->exports);
+    mpimap_strv_free(&j->cfg_largs);
+    mpimap_strv_free(&j->cfg_sched);
+    mpimap_config_free(&j->cfg);
+    mpimap_registry_close(j->reg);
     free(j->error);
     mpimap_strv_free(&j->argv);
     for (size_t i = 0; i < j->nfailures; i++)
@@ -937,4 +1397,17 @@ void mpimap_job_failure(const mpimap_job *j, size_t i, uint64_t *index, int *ran
     *index = j->failures[i].index;
     *rank = j->failures[i].rank;
     *reason = j->failures[i].reason;
+}
+
+int mpimap_job_report(const mpimap_job *j, mpimap_report *report)
+{
+    memset(report, 0, sizeof *report);
+    if (!j || !j->dir || !j->finished)
+        return MPIMAP_EINVAL;
+    char *p = path_join(j->dir, "report");
+    if (!p)
+        return MPIMAP_ENOMEM;
+    int rc = mpimap_report_load(report, p);
+    free(p);
+    return rc;
 }

@@ -14,6 +14,7 @@
 struct mpimap_driver_extra {
     int dry_run;    /* set everything up, render the command, start nothing */
     int output_fd;  /* >= 0: copy the results there (opts->output is NULL) */
+    int detach;     /* schedulers: return once submitted, leave the job be */
 };
 
 /* mpimap_ezmap_start() with the extras. On failure *job may still be set
@@ -35,5 +36,23 @@ void mpimap_job_counts(const mpimap_job *job, uint64_t *items, uint64_t *failed)
 size_t mpimap_job_nfailures(const mpimap_job *job);
 void mpimap_job_failure(const mpimap_job *job, size_t i, uint64_t *index, int *rank,
                         const char **reason);
+/* After the job (0 or MPIMAP_EITEMS): read the map report the root left in
+ * the job directory into *report (report.h; free it with
+ * mpimap_report_free() whatever is returned). 0 or a negative code. */
+struct mpimap_report;
+int mpimap_job_report(const mpimap_job *job, struct mpimap_report *report);
+
+/* Schedulers: leave the job running (and its directory kept); its id; its
+ * state now (enum mpimap_job_state) and the scheduler's detail. */
+void mpimap_job_detach(mpimap_job *job);
+const char *mpimap_job_id(const mpimap_job *job);
+int mpimap_job_state(mpimap_job *job, int *state, const char **detail);
+
+/* Take up a scheduler's job from its directory, as written when it was
+ * submitted: for `mpimap status` (peek: never collect) and `mpimap collect`
+ * (results to output, or to extra->output_fd). On failure *job may still be
+ * set, with its message; free it. */
+int mpimap_job_open(const char *dir, const struct mpimap_driver_extra *extra,
+                    const char *output, int peek, mpimap_job **job);
 
 #endif /* MPIMAP_CORE_DRIVER_H */

@@ -18,6 +18,7 @@
 #include "jobspec.h"
 #include "records.h"
 #include "registry.h"
+#include "report.h"
 
 #define MAX_LISTED_FAILURES 100
 #define PROGRESS_INTERVAL 0.25
@@ -43,6 +44,7 @@ struct job {
     size_t nfailures;
     int progress_fd;
     double t0, last_tick;
+    mpimap_report report;      /* per rank counts, the slowest items */
     /* handlers */
     mpimap_fn_handler fn;
     mpimap_cmd *cmd;
@@ -140,8 +142,10 @@ static int sink_put(void *self, const mpimap_done *d)
         return rc;
     }
     j->done++;
+    mpimap_report_add(&j->report, d->rank, d->index, d->start, d->duration);
     if (!ok) {
         j->failed++;
+        j->report.failed++;
         if (j->nfailures < MAX_LISTED_FAILURES) {
             struct failure *f = &j->failures[j->nfailures];
             f->reason = strndup(d->data, d->len);
@@ -195,6 +199,20 @@ static int write_status(struct job *j)
         unlink(tmp);
     }
     free(tmp);
+    free(path);
+    return rc;
+}
+
+/* The report, for `mpimap run --report` (report.h). */
+static int write_report(struct job *j)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/report", j->dir) < 0)
+        return MPIMAP_ENOMEM;
+    int rc = mpimap_report_save(&j->report, path);
+    if (rc < 0)
+        fprintf(stderr, "mpimap: cannot write '%s': %s\n", path,
+                rc == MPIMAP_EIO ? strerror(errno) : mpimap_strerror(rc));
     free(path);
     return rc;
 }
@@ -277,6 +295,7 @@ static void job_free(struct job *j)
     if (j->progress_fd >= 0)
         close(j->progress_fd);
     free(j->line);
+    mpimap_report_free(&j->report);
     for (size_t i = 0; i < j->nfailures; i++)
         free(j->failures[i].reason);
     mpimap_fn_handler_close(&j->fn);
@@ -323,6 +342,8 @@ int mpimap_job_run(const char *spec_path, MPI_Comm comm)
         rc = setup_handler(&j, &handler, &error);
     if (rc == 0 && j.rank == 0)
         rc = setup_root(&j, &error);
+    if (rc == 0 && j.rank == 0)
+        rc = mpimap_report_init(&j.report, size, j.spec.strategy ? j.spec.strategy : "pool");
 
     /* Every rank reports its own set-up failure once (the root's is the
      * usual one); then all agree before the first message of the map. */
@@ -356,6 +377,8 @@ int mpimap_job_run(const char *spec_path, MPI_Comm comm)
             }
             if (rc == 0 && j.log && (rc = mpimap_writer_commit(j.log)) < 0)
                 fprintf(stderr, "mpimap: %s\n", mpimap_writer_error(j.log));
+            if (rc == 0)
+                rc = write_report(&j);
             if (rc == 0)
                 rc = write_status(&j);
             if (rc == 0 && j.failed)

@@ -11,6 +11,9 @@
  *                   items N
  *                   failed F
  *                   failure INDEX RANK REASON     (at most 100 such lines)
+ *   report      written by the root when the map has ended (also when items
+ *               failed), before status: items, busy time and span per rank,
+ *               the slowest items (format and figures: report.h)
  *   crash.R     "rank R (pid P on HOST) died of signal ..." if rank R died
  * Results go where the spec's output names (the driver points it inside
  * the job directory and moves it into place after success).

@@ -16,6 +16,8 @@
 
 #include "commands.h"
 #include "driver.h"
+#include "report.h"
+#include "resources.h"
 
 static const char usage[] =
     "usage: mpimap run [OPTIONS] -- COMMAND [ARG...]\n"
@@ -30,7 +32,10 @@ static const char usage[] =
     "argument. No shell is involved unless --shell is given. An item's result\n"
     "is the command's standard output (one trailing newline dropped in line\n"
     "mode); a non-zero exit marks the item failed.\n"
-    "\n"
+    "\n";
+
+/* The rest of --help (one string literal may not exceed 4095 bytes). */
+static const char usage_options[] =
     "Handlers:\n"
     "  -f, --function LIB:SYM   call SYM(item, result, arg) from the shared object LIB\n"
     "                           (see <mpimap/mpimap.h>) instead of a command\n"
@@ -46,6 +51,19 @@ static const char usage[] =
     "                           best found here; `mpimap plugins` lists them)\n"
     "      --launcher-arg ARG   pass ARG to the launcher (repeatable)\n"
     "      --hostfile FILE      hosts for launchers that take a host file\n"
+    "Resources and schedulers (for launchers that take them):\n"
+    "      --nodes N|N:ppn=P[:cpp=C]  nodes (or pyina's node string)\n"
+    "      --ppn P              ranks per node\n"
+    "      --cpus-per-rank C    CPUs for each rank\n"
+    "      --walltime T         [[H:]M:]S or D-H:M:S\n"
+    "      --queue Q            queue or partition\n"
+    "      --qos Q, --account A, --job-name NAME, --reservation R, --mem M (per node)\n"
+    "      --export VAR[=VALUE] export to the job (repeatable)\n"
+    "      --sched-arg ARG      pass ARG to the scheduler as a directive (repeatable)\n"
+    "      --via NAME           the launcher inside a scheduler's job (default: srun\n"
+    "                           for slurm, mpirun for the others)\n"
+    "      --detach             submit, print the job directory, and return; finish\n"
+    "                           with `mpimap status DIR` and `mpimap collect DIR`\n"
     "Input and output:\n"
     "  -i, --input FILE         read items from FILE (default: standard input)\n"
     "  -o, --output FILE        write results to FILE (default: standard output);\n"
@@ -63,13 +81,19 @@ static const char usage[] =
     "      --dry-run            print the command that would start the job; start nothing\n"
     "  -v, --verbose            say what is started, and a summary at the end\n"
     "  -q, --quiet              no progress line and no failure summary\n"
+    "      --report             after the map, a table on standard error: items, busy\n"
+    "                           and idle time per rank, load-balance efficiency (sum of\n"
+    "                           item times / (ranks x makespan)), dispatch overhead\n"
+    "                           and imbalance, the 5 slowest items\n"
+    "      --report-json FILE   the same as a JSON object in FILE\n"
     "  -h, --help               this help\n"
     "\n"
     "A progress line is shown on standard error when it is a terminal.\n"
     "A failed item keeps its place: its output record is empty.\n"
     "\n"
     "Exit status: 0 every item succeeded; 1 some items failed (all other results\n"
-    "are written; the failures are listed on standard error); 2 usage error;\n"
+    "are written; the failures are listed on standard error), or the report could\n"
+    "not be written; 2 usage error;\n"
     "3 the job could not be set up or started; 4 the job died or was cancelled\n"
     "before the end (the results finished so far are kept in the job directory).\n"
     "\n"
@@ -81,6 +105,12 @@ static const char usage[] =
 enum {
     OPT_CHUNK = 256, OPT_LAUNCHER_ARG, OPT_HOSTFILE, OPT_FUNCTION_INIT, OPT_SHELL,
     OPT_COLSEP, OPT_BINARY, OPT_UNORDERED, OPT_JOBLOG, OPT_WORKDIR, OPT_DRY_RUN
+};
+
+enum { OPT_REPORT = 512, OPT_REPORT_JSON };
+enum {
+    OPT_NODES = 768, OPT_PPN, OPT_CPR, OPT_WALLTIME, OPT_QUEUE, OPT_QOS, OPT_ACCOUNT,
+    OPT_JOB_NAME, OPT_RESERVATION, OPT_MEM, OPT_EXPORT, OPT_SCHED_ARG, OPT_VIA, OPT_DETACH
 };
 
 static const struct option options[] = {
@@ -102,6 +132,22 @@ static const struct option options[] = {
     {"joblog", required_argument, NULL, OPT_JOBLOG},
     {"workdir", required_argument, NULL, OPT_WORKDIR},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"report", no_argument, NULL, OPT_REPORT},
+    {"nodes", required_argument, NULL, OPT_NODES},
+    {"ppn", required_argument, NULL, OPT_PPN},
+    {"cpus-per-rank", required_argument, NULL, OPT_CPR},
+    {"walltime", required_argument, NULL, OPT_WALLTIME},
+    {"queue", required_argument, NULL, OPT_QUEUE},
+    {"qos", required_argument, NULL, OPT_QOS},
+    {"account", required_argument, NULL, OPT_ACCOUNT},
+    {"job-name", required_argument, NULL, OPT_JOB_NAME},
+    {"reservation", required_argument, NULL, OPT_RESERVATION},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"export", required_argument, NULL, OPT_EXPORT},
+    {"sched-arg", required_argument, NULL, OPT_SCHED_ARG},
+    {"via", required_argument, NULL, OPT_VIA},
+    {"detach", no_argument, NULL, OPT_DETACH},
+    {"report-json", required_argument, NULL, OPT_REPORT_JSON},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -121,86 +167,24 @@ static int parse_count(const char *opt, const char *s, unsigned long long max,
     return 0;
 }
 
-/* "mpimap: 1234/10000 items, 456/s, ETA 0:19, 2 failed" */
-static void progress_line(mpimap_job *job, double t0, int *shown)
+/* --report and --report-json FILE: the map report the job left. Returns
+ * MPIMAP_CLI_FAILURE when it cannot be read or written, else rc. */
+static int show_report(mpimap_job *job, int table, const char *json, int rc)
 {
-    uint64_t done, failed, total;
-    if (mpimap_ezmap_progress(job, &done, &failed, &total) != 0)
-        return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double el = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 - t0;
-    double rate = el > 0 ? (double)done / el : 0;
-    char eta[32] = "";
-    if (total && rate > 0 && done < total) {
-        long s = (long)((double)(total - done) / rate + 0.5);
-        snprintf(eta, sizeof eta, ", ETA %ld:%02ld", s / 60, s % 60);
+    mpimap_report rep;
+    int r = mpimap_job_report(job, &rep);
+    if (r < 0) {
+        mpimap_report_free(&rep);
+        return mpimap_cli_fail("run", "no report in %s: %s", mpimap_job_dir(job),
+                               mpimap_strerror(r));
     }
-    char of[32] = "";
-    if (total)
-        snprintf(of, sizeof of, "/%" PRIu64, total);
-    fprintf(stderr, "\r\033[Kmpimap: %" PRIu64 "%s items, %.0f/s%s", done, of, rate, eta);
-    if (failed)
-        fprintf(stderr, ", %" PRIu64 " failed", failed);
-    fflush(stderr);
-    *shown = 1;
-}
-
-/* Wait for the job, drawing the progress line; Ctrl-C and SIGTERM stop the
- * job and keep what is done. */
-static int wait_job(mpimap_job *job, int show_progress)
-{
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, &old);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-    int shown = 0, rc;
-    while ((rc = mpimap_ezmap_poll(job)) == MPIMAP_EBUSY) {
-        struct timespec tick = {0, 250 * 1000 * 1000};
-        int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-            if (shown)
-                fputs("\r\033[K", stderr);
-            fprintf(stderr, "mpimap: %s: stopping the job...\n",
-                    sig == SIGINT ? "interrupted" : "terminated");
-            mpimap_ezmap_cancel(job);
-            rc = mpimap_ezmap_poll(job);
-            break;
-        }
-        if (show_progress)
-            progress_line(job, t0, &shown);
-    }
-    if (shown)
-        fputs("\r\033[K", stderr);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (table)
+        mpimap_report_print(stderr, &rep);
+    if (json && (r = mpimap_report_json_file(&rep, json)) < 0)
+        rc = mpimap_cli_fail("run", "cannot write the report to '%s': %s", json,
+                             r == MPIMAP_EIO ? strerror(errno) : mpimap_strerror(r));
+    mpimap_report_free(&rep);
     return rc;
-}
-
-static void summary(mpimap_job *job, int rc, int verbose)
-{
-    uint64_t items, failed;
-    mpimap_job_counts(job, &items, &failed);
-    if (rc == MPIMAP_EITEMS) {
-        fprintf(stderr, "mpimap: %" PRIu64 " of %" PRIu64 " items failed:\n", failed, items);
-        size_t n = mpimap_job_nfailures(job);
-        for (size_t i = 0; i < n && i < 10; i++) {
-            uint64_t idx;
-            int rank;
-            const char *why;
-            mpimap_job_failure(job, i, &idx, &rank, &why);
-            fprintf(stderr, "  item %" PRIu64 " (rank %d): %s\n", idx, rank, why);
-        }
-        if (failed > 10)
-            fprintf(stderr, "  ... and %" PRIu64 " more (--joblog lists every item)\n",
-                    failed - 10);
-    } else if (verbose && rc == 0) {
-        fprintf(stderr, "mpimap: %" PRIu64 " items, all succeeded\n", items);
-    }
 }
 
 int mpimap_cli_cmd_run(int argc, char **argv)
@@ -208,15 +192,18 @@ int mpimap_cli_cmd_run(int argc, char **argv)
     mpimap_ezmap_options o;
     memset(&o, 0, sizeof o);
     o.input = "-";
-    struct mpimap_driver_extra x = {0, STDOUT_FILENO};
-    mpimap_strv largs = {0};
+    struct mpimap_driver_extra x = {0, STDOUT_FILENO, 0};
+    mpimap_strv largs = {0}, exports = {0}, sched_args = {0};
+    char *error = NULL;
     int verbose = 0, quiet = 0, c, rc = MPIMAP_CLI_OK;
     unsigned long long num;
+    int report = 0;
+    const char *report_json = NULL;
     const char *output = NULL;
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+f:n:s:l:i:o:0vqh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:f:n:s:l:i:o:0vqh", options, NULL)) != -1) {
         switch (c) {
         case 'f': o.function = optarg; break;
         case OPT_FUNCTION_INIT: o.function_init = optarg; break;
@@ -255,9 +242,48 @@ int mpimap_cli_cmd_run(int argc, char **argv)
         case OPT_JOBLOG: o.joblog = optarg; break;
         case OPT_WORKDIR: o.workdir = optarg; break;
         case OPT_DRY_RUN: x.dry_run = 1; break;
+        case OPT_REPORT: report = 1; break;
+        case OPT_REPORT_JSON: report_json = optarg; break;
         case 'v': verbose = 1; break;
         case 'q': quiet = 1; break;
-        case 'h': fputs(usage, stdout); goto out;
+        case OPT_NODES:
+            if (mpimap_parse_nodestring(optarg, &o.nodes, &o.ppn, &o.cpus_per_rank, &error) < 0) {
+                rc = mpimap_cli_usage_error("run", usage, "--nodes: %s", error);
+                goto out;
+            }
+            break;
+        case OPT_PPN:
+        case OPT_CPR:
+            if ((rc = parse_count(c == OPT_PPN ? "--ppn" : "--cpus-per-rank", optarg, 1000000,
+                                  &num)) != 0)
+                goto out;
+            *(c == OPT_PPN ? &o.ppn : &o.cpus_per_rank) = (int)num;
+            break;
+        case OPT_WALLTIME:
+            if (mpimap_parse_walltime(optarg, &o.walltime, &error) < 0) {
+                rc = mpimap_cli_usage_error("run", usage, "--walltime: %s", error);
+                goto out;
+            }
+            break;
+        case OPT_QUEUE: o.queue = optarg; break;
+        case OPT_QOS: o.qos = optarg; break;
+        case OPT_ACCOUNT: o.account = optarg; break;
+        case OPT_JOB_NAME: o.job_name = optarg; break;
+        case OPT_RESERVATION: o.reservation = optarg; break;
+        case OPT_MEM: o.mem = optarg; break;
+        case OPT_EXPORT:
+        case OPT_SCHED_ARG:
+            if (mpimap_strv_push(c == OPT_EXPORT ? &exports : &sched_args, optarg) < 0) {
+                rc = mpimap_cli_fail("run", "out of memory");
+                goto out;
+            }
+            break;
+        case OPT_VIA: o.via = optarg; break;
+        case OPT_DETACH: x.detach = 1; break;
+        case 'h':
+            fputs(usage, stdout);
+            fputs(usage_options, stdout);
+            goto out;
         case ':':
             rc = mpimap_cli_usage_error("run", usage, "option '%s' needs a value", argv[optind - 1]);
             goto out;
@@ -291,6 +317,10 @@ int mpimap_cli_cmd_run(int argc, char **argv)
     }
     if (largs.n)
         o.launcher_args = (const char *const *)largs.v;
+    if (exports.n)
+        o.exports = (const char *const *)exports.v;
+    if (sched_args.n)
+        o.sched_args = (const char *const *)sched_args.v;
     int tty = isatty(STDERR_FILENO);
     o.progress = tty && !quiet;
 
@@ -312,14 +342,28 @@ int mpimap_cli_cmd_run(int argc, char **argv)
         mpimap_ezmap_free(job);
         goto out;
     }
+    if (mpimap_job_id(job) && (!quiet || x.detach))
+        fprintf(stderr, "mpimap: submitted %s job %s; job directory %s\n",
+                mpimap_job_launcher(job), mpimap_job_id(job), mpimap_job_dir(job));
+    if (x.detach) {
+        printf("%s\n", mpimap_job_dir(job)); /* for scripts: DIR=$(mpimap run --detach ...) */
+        fprintf(stderr, "mpimap: detached; `mpimap status %s` tells how it goes and "
+                        "`mpimap collect %s` writes the results\n",
+                mpimap_job_dir(job), mpimap_job_dir(job));
+        mpimap_job_detach(job);
+        mpimap_ezmap_free(job);
+        goto out;
+    }
     if (verbose)
         fprintf(stderr, "mpimap: launcher %s: %s\nmpimap: job directory %s\n",
                 mpimap_job_launcher(job), mpimap_job_command(job), mpimap_job_dir(job));
-    r = wait_job(job, o.progress);
+    r = mpimap_cli_wait(job, o.progress);
     if (r == 0 || r == MPIMAP_EITEMS) {
         if (!quiet)
-            summary(job, r, verbose);
+            mpimap_cli_summary(job, r, verbose);
         rc = r == 0 ? MPIMAP_CLI_OK : MPIMAP_CLI_FAILURE;
+        if (report || report_json)
+            rc = show_report(job, report, report_json, rc);
     } else {
         mpimap_cli_fail("run", "%s", mpimap_job_error(job) ? mpimap_job_error(job)
                                                            : mpimap_strerror(r));
@@ -327,6 +371,9 @@ int mpimap_cli_cmd_run(int argc, char **argv)
     }
     mpimap_ezmap_free(job);
 out:
+    free(error);
+    mpimap_strv_free(&exports);
+    mpimap_strv_free(&sched_args);
     mpimap_strv_free(&largs);
     return rc;
 }

@@ -33,6 +33,12 @@ enum mpimap_cli_exit {
 /* cmd_plugins.c: mpimap plugins [--all] [--kind strategy|launcher] */
 int mpimap_cli_cmd_plugins(int argc, char **argv);
 
+/* cmd_config.c: mpimap config (the config files' settings in force) */
+int mpimap_cli_cmd_config(int argc, char **argv);
+
+/* cmd_world.c: mpimap world [-n N] [-l NAME] [--launcher-arg ARG]... [--dry-run] */
+int mpimap_cli_cmd_world(int argc, char **argv);
+
 /* cmd_info.c: mpimap version | license | cite */
 int mpimap_cli_cmd_version(int argc, char **argv);
 int mpimap_cli_cmd_license(int argc, char **argv);
@@ -40,6 +46,19 @@ int mpimap_cli_cmd_cite(int argc, char **argv);
 
 /* cmd_run.c: mpimap run [options] -- COMMAND {} | --function LIB:SYMBOL */
 int mpimap_cli_cmd_run(int argc, char **argv);
+
+/* cmd_status.c: mpimap status JOBDIR; cmd_collect.c: mpimap collect JOBDIR */
+int mpimap_cli_cmd_status(int argc, char **argv);
+int mpimap_cli_cmd_collect(int argc, char **argv);
+
+/* ---- Waiting for a job (jobwait.c) --------------------------------------- */
+
+typedef struct mpimap_job mpimap_job;
+/* Wait for the job, drawing a progress line when show_progress; Ctrl-C and
+ * SIGTERM cancel it. Returns what mpimap_ezmap_poll() finally returned. */
+int mpimap_cli_wait(mpimap_job *job, int show_progress);
+/* The failed items (or, verbose, a line that all succeeded) on stderr. */
+void mpimap_cli_summary(mpimap_job *job, int rc, int verbose);
 
 /* ---- Shared helpers (main.c) -------------------------------------------- */
 

@@ -16,6 +16,10 @@ struct command {
 /* The subcommands, in the order `mpimap --help` lists them. */
 static const struct command commands[] = {
     {"run", mpimap_cli_cmd_run, "map a command or function over a work list"},
+    {"status", mpimap_cli_cmd_status, "how a job submitted to a scheduler is doing"},
+    {"collect", mpimap_cli_cmd_collect, "wait for a scheduler's job and write its results"},
+    {"world", mpimap_cli_cmd_world, "show where the ranks of an MPI job run"},
+    {"config", mpimap_cli_cmd_config, "show the settings of the config files in force"},
     {"plugins", mpimap_cli_cmd_plugins, "list the strategy and launcher plugins found"},
     {"version", mpimap_cli_cmd_version, "print the version of mpimap and its plugin ABI"},
     {"license", mpimap_cli_cmd_license, "print the license (BSD-3-Clause)"},

@@ -15,64 +15,35 @@
 
 #define MPIRUN_PROGRAM "mpirun"
 #define MPIRUN_PRIORITY 10
+/* Inside a PBS, LSF or Grid Engine job, mpirun is the launcher the job
+ * runs its ranks with (Open MPI reads their node lists itself). */
+#define MPIRUN_PRIORITY_IN_JOB 12
 
 /* The smallest spec this plugin understands: every field of ABI 1.0. */
 #define SPEC_MIN_SIZE \
     (offsetof(struct mpimap_launch_spec, launcher_args) + sizeof(const char *const *))
 
-/* Is dir/name a regular file we may execute? dir has length dlen; an
- * empty dir means the current directory (POSIX PATH rules). */
-static int executable_in(const char *dir, size_t dlen, const char *name)
-{
-    if (dlen == 0) {
-        dir = ".";
-        dlen = 1;
-    }
-    size_t nlen = strlen(name);
-    char *path = malloc(dlen + 1 + nlen + 1);
-    if (!path)
-        return 0;
-    memcpy(path, dir, dlen);
-    path[dlen] = '/';
-    memcpy(path + dlen + 1, name, nlen + 1);
-    struct stat st;
-    int ok = stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-    free(path);
-    return ok;
-}
-
-/* Is name an executable somewhere on PATH (or, PATH unset, on the
- * system's default path)? */
+/* Is name an executable on PATH? */
 static int on_path(const char *name)
 {
-    const char *path = getenv("PATH");
-    char *deflt = NULL;
-    if (!path) {
-        size_t n = confstr(_CS_PATH, NULL, 0);
-        if (n == 0 || !(deflt = malloc(n)))
-            return 0;
-        confstr(_CS_PATH, deflt, n);
-        path = deflt;
-    }
-    int found = 0;
-    for (const char *p = path;;) {
-        const char *colon = strchr(p, ':');
-        size_t len = colon ? (size_t)(colon - p) : strlen(p);
-        if (executable_in(p, len, name)) {
-            found = 1;
-            break;
-        }
-        if (!colon)
-            break;
-        p = colon + 1;
-    }
-    free(deflt);
-    return found;
+    char *found = mpimap_which(name);
+    free(found);
+    return found != NULL;
+}
+
+static int is_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
 }
 
 static int mpirun_query(void)
 {
-    return on_path(MPIRUN_PROGRAM) ? MPIRUN_PRIORITY : -1;
+    if (!on_path(MPIRUN_PROGRAM))
+        return -1;
+    if (is_set("PBS_JOBID") || is_set("LSB_JOBID") || (is_set("JOB_ID") && is_set("SGE_ROOT")))
+        return MPIRUN_PRIORITY_IN_JOB;
+    return MPIRUN_PRIORITY;
 }
 
 /* Set *error to a malloc'd message (if error is not NULL) and return

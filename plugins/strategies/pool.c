@@ -10,7 +10,8 @@
  * longer than its own (measured: 1.39x instead of 1.8x on 2 ranks). Result sets double as requests for more work. With an automatic
  * chunk size, chunks start at one item and grow until a chunk takes about
  * TARGET_SECONDS of handler time (measured from the result sets), which
- * amortises the message cost of trivial items while keeping the tail short.
+ * amortises the message cost of trivial items while keeping the tail short;
+ * before the first timing arrives every deal is a single item.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,20 +29,19 @@
 
 struct chunker {
     size_t fixed;   /* the user's chunk, or 0 */
-    size_t ramp;    /* chunk before any timing is known */
     double mean;    /* mean handler time per item (EWMA), < 0 = unknown */
 };
 
+/* Until the first result set tells how long an item takes, deal single
+ * items: growing chunks blindly (as this did at first) handed a rank 128
+ * long items before anyone had timed one. With trivial items the first
+ * result comes back within microseconds, so little is lost. */
 static size_t next_chunk(struct chunker *c)
 {
     if (c->fixed)
         return c->fixed;
-    if (c->mean < 0) {
-        size_t k = c->ramp;
-        if (c->ramp < MAX_CHUNK)
-            c->ramp *= 2;
-        return k;
-    }
+    if (c->mean < 0)
+        return 1;
     double k = c->mean > 0 ? TARGET_SECONDS / c->mean : (double)MAX_CHUNK;
     if (k < 1)
         return 1;
@@ -133,7 +133,7 @@ static void take_result(struct dealer *d, const MPI_Status *st, mpimap_buf *rb)
 
 static int pool_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
 {
-    struct dealer d = {e, comm, {mpimap_engine_chunk(e), 1, -1.0}, NULL, size, 0, 0};
+    struct dealer d = {e, comm, {mpimap_engine_chunk(e), -1.0}, NULL, size, 0, 0};
     d.slots = calloc((size_t)size, sizeof *d.slots);
     if (!d.slots)
         return MPIMAP_ENOMEM;

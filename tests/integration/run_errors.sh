@@ -14,7 +14,7 @@ seq 1 6 >"$T/num"
 # index, its rank and the reason.
 printf 'bad\n1\n2\nbad\n4\n5\nbad\n' >"$T/bad"
 printf '\nok:1\nok:2\n\nok:4\nok:5\n\n' >"$T/bad.ref"
-for s in pool scatter; do
+for s in pool scatter guided steal; do
     for np in 1 2 3; do
         w="$s -n $np"
         mm 1 "$T/out" "$T/err" -n $np -s $s -i "$T/bad" --function "$H/libfailbad.so:fail_bad"
@@ -87,7 +87,7 @@ same "$T/num" "$T/out" "the same PATH with --launcher serial"
 
 # A truncated --binary record: the item and its byte offset are named.
 "$MKREC" trunc >"$T/trunc.bin"
-for s in pool scatter; do
+for s in pool scatter guided steal; do
     for np in 1 3; do
         mm 3 "$T/out" "$T/err" -n $np -s $s --binary -i "$T/trunc.bin" \
             --function "$H/libidentity.so:identity"
@@ -106,13 +106,20 @@ clean_wd
 ok "a 3-byte --binary input: exit 3, item 0 at byte 0 named"
 
 # ---- exit 2: usage --------------------------------------------------------------------
+# The names offered are those `mpimap plugins` lists as usable, sorted.
+usable() {
+    "$MPIMAP" plugins --kind "$1" | awk 'NR > 1 { print $2 }' | sort | paste -sd, | sed 's/,/, /g'
+}
+strategies=$(usable strategy)
+launchers=$(usable launcher)
+case "$strategies" in *pool*scatter*) ;; *) fail "mpimap plugins lists no pool and scatter: $strategies" ;; esac
 mm 2 "$T/out" "$T/err" -n 2 -s no-such-strategy -i "$T/num" -- echo '{}'
-has "$T/err" "no strategy 'no-such-strategy'; available: pool, scatter" "unknown strategy"
+has "$T/err" "no strategy 'no-such-strategy'; available: $strategies" "unknown strategy"
 wd_empty "unknown strategy"
 ok "an unknown strategy: exit 2, the available ones listed"
 
 mm 2 "$T/out" "$T/err" -n 2 -l no-such-launcher -i "$T/num" -- echo '{}'
-has "$T/err" "no launcher 'no-such-launcher'; available: mpirun, serial" "unknown launcher"
+has "$T/err" "no launcher 'no-such-launcher'; available: $launchers" "unknown launcher"
 wd_empty "unknown launcher"
 ok "an unknown launcher: exit 2, the available ones listed"
 

@@ -6,8 +6,12 @@
  * A *direct* launcher renders the command line that starts the ranks
  * (mpirun, srun, aprun); the driver runs it. An *in-process* launcher
  * (serial) asks the driver to run the map in its own process, without MPI.
- * Batch launchers (schedulers) wrap a direct launcher's command in a job
- * script; their ops are appended in a later minor version.
+ * A *batch* launcher (a scheduler: slurm, pbs, moab, lsf, sge) wraps the
+ * command of an inner direct launcher in a job script, and renders the
+ * commands that submit, query and cancel the job; the driver runs them and
+ * the launcher parses their output. Every hook is a pure function of its
+ * arguments (no process is started by a plugin), so a launcher is tested by
+ * the text it renders.
  *
  * A launcher's query hook (in the descriptor) scores its environment for
  * auto-selection: negative = unusable here, higher wins.
@@ -40,6 +44,11 @@ int mpimap_strv_pushf(mpimap_strv *sv, const char *fmt, ...)
     ;
 void mpimap_strv_free(mpimap_strv *sv);
 
+/* The full path of program as the shell would find it on PATH (a regular,
+ * executable file; PATH unset means the system's default path), or NULL.
+ * A name with a '/' is checked as it is. malloc'd. */
+char *mpimap_which(const char *program);
+
 /* What the driver asks a launcher to start. Read only fields within
  * size; new fields are appended. */
 struct mpimap_launch_spec {
@@ -54,12 +63,41 @@ struct mpimap_launch_spec {
     const char *const *worker_argv;   /* NULL-terminated: worker and its args */
     const char *const *env;           /* NULL-terminated NAME=VALUE to export */
     const char *const *launcher_args; /* NULL-terminated, --launcher-arg */
+    /* ---- ABI 1.1: scheduler resources (NULL or 0 = not given) ---------- */
+    long walltime;            /* seconds */
+    const char *queue;        /* queue or partition */
+    const char *qos;
+    const char *account;
+    const char *job_name;
+    const char *reservation;
+    const char *mem;          /* per node, as the user wrote it: 4G, 500M */
+    const char *const *exports;    /* NULL-terminated: VAR or VAR=VALUE */
+    const char *const *sched_args; /* NULL-terminated: passed as directives */
+    /* Batch only: the inner launcher's command as shell text (already
+     * quoted), and the file for the job's standard output and error. */
+    const char *inner_command;
+    const char *log_path;
 };
 
 enum mpimap_launcher_flags {
     MPIMAP_LAUNCHER_DIRECT = 1u << 0,    /* render() gives a command to run */
     MPIMAP_LAUNCHER_INPROCESS = 1u << 1, /* the driver runs the map itself */
-    MPIMAP_LAUNCHER_BATCH = 1u << 2      /* reserved for scheduler launchers */
+    MPIMAP_LAUNCHER_BATCH = 1u << 2,     /* script() and the job hooks below */
+    MPIMAP_LAUNCHER_SCRIPT_ON_STDIN = 1u << 3 /* batch: the driver feeds the
+                                            * script file on the submit
+                                            * command's standard input
+                                            * (`bsub < script`) */
+};
+
+/* A batch job's state, as parse_state() reads it. */
+enum mpimap_job_state {
+    MPIMAP_JOB_QUEUED = 1,   /* waiting in the queue (or held) */
+    MPIMAP_JOB_RUNNING = 2,
+    MPIMAP_JOB_DONE = 3,     /* ended, or no longer known to the scheduler:
+                              * the job directory tells how the map went */
+    MPIMAP_JOB_FAILED = 4,   /* ended by the scheduler: node failure, ... */
+    MPIMAP_JOB_CANCELLED = 5,
+    MPIMAP_JOB_TIMEOUT = 6   /* killed at its walltime */
 };
 
 struct mpimap_launcher_ops {
@@ -72,6 +110,28 @@ struct mpimap_launcher_ops {
      * return MPIMAP_EINVAL and set *error to a malloc'd message. */
     int (*render)(const struct mpimap_launch_spec *spec, mpimap_strv *argv,
                   char **error);
+    /* ---- ABI 1.1: batch launchers ------------------------------------- */
+    /* The direct launcher that runs inside the job unless --via names
+     * another ("srun" for slurm, "mpirun" for the others). */
+    const char *inner;
+    /* The whole job script (a shebang, the directives, then the exports, a
+     * cd to the submit directory and spec->inner_command), malloc'd. An
+     * option the scheduler has no equivalent for is MPIMAP_EINVAL with a
+     * message naming it, never silently dropped. */
+    int (*script)(const struct mpimap_launch_spec *spec, char **text, char **error);
+    /* The command that submits the script at script_path. */
+    int (*submit)(const struct mpimap_launch_spec *spec, const char *script_path,
+                  mpimap_strv *argv, char **error);
+    /* The job id from the submit command's standard output (malloc'd). */
+    int (*parse_jobid)(const char *out, char **jobid, char **error);
+    /* The command that asks the scheduler about the job. */
+    int (*query_job)(const char *jobid, mpimap_strv *argv);
+    /* The state from that command's exit status and standard output;
+     * *detail (malloc'd, may stay NULL) says more, e.g. the node list or
+     * the scheduler's reason. */
+    int (*parse_state)(int exit_status, const char *out, int *state, char **detail);
+    /* The command that cancels the job. */
+    int (*cancel)(const char *jobid, mpimap_strv *argv);
 };
 
 #ifdef __cplusplus

@@ -177,6 +177,17 @@ typedef struct mpimap_ezmap_options {
     const char *hostfile;     /* for launchers that take one, or NULL */
     const char *const *launcher_args; /* NULL-terminated extra launcher args */
     int progress;             /* keep a progress file (mpimap_ezmap_progress) */
+    /* Resources, for launchers that take them (0 / NULL = not given). */
+    int nodes;                /* nodes */
+    int ppn;                  /* ranks per node */
+    int cpus_per_rank;
+    long walltime;            /* seconds */
+    const char *queue, *qos, *account, *job_name, *reservation;
+    const char *mem;          /* per node: 4G, 500M */
+    const char *const *exports;    /* NULL-terminated: VAR or VAR=VALUE */
+    const char *const *sched_args; /* NULL-terminated scheduler directives */
+    const char *via;          /* batch launchers: the direct launcher inside
+                               * the job (NULL = the scheduler's default) */
 } mpimap_ezmap_options;
 
 /* A started map; opaque. */

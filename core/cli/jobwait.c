@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* jobwait.c - waiting for a job in the mpimap command: the progress line,
+ * Ctrl-C, and the summary of failed items (run and collect share them). */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <mpimap/mpimap.h>
+
+#include "commands.h"
+#include "driver.h"
+
+/* "mpimap: 1234/10000 items, 456/s, ETA 0:19, 2 failed" */
+static void progress_line(mpimap_job *job, double t0, int *shown)
+{
+    uint64_t done, failed, total;
+    if (mpimap_ezmap_progress(job, &done, &failed, &total) != 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double el = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 - t0;
+    double rate = el > 0 ? (double)done / el : 0;
+    char eta[32] = "";
+    if (total && rate > 0 && done < total) {
+        long s = (long)((double)(total - done) / rate + 0.5);
+        snprintf(eta, sizeof eta, ", ETA %ld:%02ld", s / 60, s % 60);
+    }
+    char of[32] = "";
+    if (total)
+        snprintf(of, sizeof of, "/%" PRIu64, total);
+    fprintf(stderr, "\r\033[Kmpimap: %" PRIu64 "%s items, %.0f/s%s", done, of, rate, eta);
+    if (failed)
+        fprintf(stderr, ", %" PRIu64 " failed", failed);
+    fflush(stderr);
+    *shown = 1;
+}
+
+/* Wait for the job, drawing the progress line; Ctrl-C and SIGTERM stop the
+ * job and keep what is done. */
+int mpimap_cli_wait(mpimap_job *job, int show_progress)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    int shown = 0, rc;
+    while ((rc = mpimap_ezmap_poll(job)) == MPIMAP_EBUSY) {
+        struct timespec tick = {0, 250 * 1000 * 1000};
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            if (shown)
+                fputs("\r\033[K", stderr);
+            fprintf(stderr, "mpimap: %s: stopping the job...\n",
+                    sig == SIGINT ? "interrupted" : "terminated");
+            mpimap_ezmap_cancel(job);
+            rc = mpimap_ezmap_poll(job);
+            break;
+        }
+        if (show_progress)
+            progress_line(job, t0, &shown);
+    }
+    if (shown)
+        fputs("\r\033[K", stderr);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+void mpimap_cli_summary(mpimap_job *job, int rc, int verbose)
+{
+    uint64_t items, failed;
+    mpimap_job_counts(job, &items, &failed);
+    if (rc == MPIMAP_EITEMS) {
+        fprintf(stderr, "mpimap: %" PRIu64 " of %" PRIu64 " items failed:\n", failed, items);
+        size_t n = mpimap_job_nfailures(job);
+        for (size_t i = 0; i < n && i < 10; i++) {
+            uint64_t idx;
+            int rank;
+            const char *why;
+            mpimap_job_failure(job, i, &idx, &rank, &why);
+            fprintf(stderr, "  item %" PRIu64 " (rank %d): %s\n", idx, rank, why);
+        }
+        if (failed > 10)
+            fprintf(stderr, "  ... and %" PRIu64 " more (--joblog lists every item)\n",
+                    failed - 10);
+    } else if (verbose && rc == 0) {
+        fprintf(stderr, "mpimap: %" PRIu64 " items, all succeeded\n", items);
+    }
+}

@@ -1,0 +1,11 @@
+#!/bin/bash
+# mpimap job for Grid Engine: submit with qsub
+#$ -S /bin/bash
+#$ -pe mpi 12
+#$ -l h_rt=0:01:30
+#$ -j y
+#$ -o /scratch/u1/mpimap-Ab12Cd/job.log
+
+set -e
+cd /scratch/u1/mpimap-Ab12Cd
+mpirun -np 4 -x MPIMAP_PLUGIN_PATH /opt/mpimap/libexec/mpimap-worker /scratch/u1/mpimap-Ab12Cd/spec
