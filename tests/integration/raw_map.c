@@ -114,10 +114,11 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    const char *strategies[] = {"pool", "scatter"};
+    const char *strategies[] = {"pool", "scatter", "guided", "steal"};
+    const size_t nstrategies = sizeof strategies / sizeof *strategies;
     const size_t sizes[] = {0, 1, 2, 3, 4, 7, 100, 5000};
     const size_t chunks[] = {0, 1, 3, 1000};
-    for (size_t s = 0; s < 2; s++)
+    for (size_t s = 0; s < nstrategies; s++)
         for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
             for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
                 char **store;
@@ -138,7 +139,7 @@ int main(int argc, char **argv)
         b[i] = (char)('a' + i % 23);
     char nul1[] = {'x', '\0', 'y'}, nul2[] = {'\0', '\0'};
     mpimap_item odd[] = {{b, big, 0}, {nul1, 3, 1}, {nul2, 2, 2}, {"", 0, 3}};
-    for (size_t s = 0; s < 2; s++)
+    for (size_t s = 0; s < nstrategies; s++)
         run_case(strategies[s], 0, odd, 4, "big+nul");
     free(b);
 
