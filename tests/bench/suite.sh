@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# suite.sh - the benchmark suite: every strategy `mpimap plugins --kind
+# strategy` lists, side by side in one run, next to mpi4py.futures and GNU
+# parallel where they are installed:
+#   (a) trivial items: per-item cost and items/s of a map of 10^6 no-op
+#       function items on 2 ranks;
+#   (b) skewed sleep-based items (lognormal sigma 1, Pareto alpha 1.5, sorted
+#       ascending and descending; 50 items per rank): load-balance efficiency
+#       from --report-json, scatter the baseline;
+#   (c) scaling over 1, 2, 4, 8 ranks with sleep-based items (sleeping ranks
+#       leave the 2 cores free, so oversubscription does not skew them);
+#   (d) whole-map throughput against mpi4py.futures (trivial function items,
+#       target >= 10x) and GNU parallel (trivial command items, target >= 3x).
+# Figures only: exits non-zero when a map fails, never on timing.
+#
+#   suite.sh BUILDDIR
+#   suite.sh MPIMAP BENCH_WORK_SO WORKLOAD        (what meson passes)
+#
+# Environment (defaults in brackets): SUITE_TRIVIAL [1000000] items in (a),
+# SUITE_TRIVIAL_C1 [100000] items for mpi4py chunksize 1 in (a),
+# SUITE_BIG [10000000] items in (d)'s second function row (0: skip it),
+# SUITE_RANKS [4] ranks in (b), SUITE_PER_RANK [50], SUITE_MEAN_MS [20],
+# SUITE_SCALE ["1 2 4 8"], SUITE_SCALE_ITEMS [400], SUITE_SCALE_MEAN_MS [10],
+# SUITE_CMD_ITEMS [2000] items in (d)'s command row, SUITE_REPS [3],
+# SUITE_PYTHON [/usr/bin/python3] (the Python that has mpi4py). The Open MPI
+# settings of tests/meson.build's test_env are applied when unset.
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ $# -eq 1 ]; then
+    build=$(cd "$1" && pwd) || exit 2
+    mpimap=$build/core/cli/mpimap
+    work=$build/tests/bench/bench_work.so
+    workload=$build/tests/bench/workload
+elif [ $# -eq 3 ]; then
+    mpimap=$(realpath "$1") && work=$(realpath "$2") && workload=$(realpath "$3") || exit 2
+    build=$(dirname "$(dirname "$(dirname "$mpimap")")")
+else
+    echo "usage: suite.sh BUILDDIR | MPIMAP BENCH_WORK_SO WORKLOAD" >&2
+    exit 2
+fi
+for f in "$mpimap" "$work" "$workload"; do
+    [ -e "$f" ] || { echo "suite.sh: $f: not built" >&2; exit 2; }
+done
+futures_py=$here/suite_futures.py
+
+: "${MPIMAP_PLUGIN_SYSTEM_PATH=}"
+: "${MPIMAP_PLUGIN_PATH=$build/plugins/strategies:$build/plugins/launchers}"
+: "${MPIMAP_WORKER=$build/core/mpimap-worker}"
+: "${OMPI_ALLOW_RUN_AS_ROOT=1}"
+: "${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1}"
+: "${OMPI_MCA_pml=ob1}"
+: "${OMPI_MCA_oob_tcp_if_include=lo}"
+: "${OMPI_MCA_btl_tcp_if_include=lo}"
+: "${OMPI_MCA_rmaps_base_oversubscribe=1}"
+: "${OMPI_MCA_mpi_yield_when_idle=1}"
+export MPIMAP_PLUGIN_SYSTEM_PATH MPIMAP_PLUGIN_PATH MPIMAP_WORKER \
+    OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_pml \
+    OMPI_MCA_oob_tcp_if_include OMPI_MCA_btl_tcp_if_include \
+    OMPI_MCA_rmaps_base_oversubscribe OMPI_MCA_mpi_yield_when_idle
+
+trivial=${SUITE_TRIVIAL:-1000000}
+trivial_c1=${SUITE_TRIVIAL_C1:-100000}
+big=${SUITE_BIG:-10000000}
+ranks=${SUITE_RANKS:-4}
+per_rank=${SUITE_PER_RANK:-50}
+mean=${SUITE_MEAN_MS:-20}
+scale=${SUITE_SCALE:-1 2 4 8}
+scale_items=${SUITE_SCALE_ITEMS:-400}
+scale_mean=${SUITE_SCALE_MEAN_MS:-10}
+cmd_items=${SUITE_CMD_ITEMS:-2000}
+reps=${SUITE_REPS:-3}
+python=${SUITE_PYTHON:-/usr/bin/python3}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_suite.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+failures=0
+t_suite=$(date +%s)
+
+# ---- the engines ----------------------------------------------------------------
+# Strategies as listed, scatter (the baseline) first.
+mapfile -t listed < <("$mpimap" plugins --kind strategy 2>/dev/null | awk 'NR > 1 {print $2}')
+strategies=()
+for s in "${listed[@]}"; do [ "$s" = scatter ] && strategies+=("$s"); done
+for s in "${listed[@]}"; do [ "$s" = scatter ] || strategies+=("$s"); done
+if [ ${#strategies[@]} -eq 0 ]; then
+    echo "suite.sh: no strategy plugins found (MPIMAP_PLUGIN_PATH=$MPIMAP_PLUGIN_PATH)" >&2
+    exit 2
+fi
+notes=()
+have_futures=0
+if [ -x "$python" ] && "$python" -c 'import mpi4py.futures' 2>/dev/null; then
+    have_futures=1
+else
+    notes+=("mpi4py.futures rows skipped: $python cannot import mpi4py.futures (apt-get install python3-mpi4py)")
+fi
+have_parallel=0
+if command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
+    have_parallel=1
+else
+    notes+=("GNU parallel rows skipped: not installed (apt-get install parallel)")
+fi
+
+# ---- helpers ------------------------------------------------------------------------
+now_ns() { date +%s%N; }
+# fmt_rate N SECONDS: items/s, short.
+fmt_rate() { awk -v n="$1" -v s="$2" 'BEGIN {r = n / s; if (r >= 1e6) printf "%.2fM", r / 1e6;
+    else if (r >= 1e3) printf "%.1fk", r / 1e3; else printf "%.0f", r}'; }
+# jnum FILE KEY: a top-level number of a --report-json file.
+jnum() { awk -v k="\"$2\":" '$1 == k {v = $2; sub(/,$/, "", v); print v; exit}' "$1"; }
+lines() { wc -l <"$1" | tr -d ' '; }
+
+# mm NP STRATEGY INPUT ARGS...: one `mpimap run` over INPUT, results to
+# $tmp/out, report to $tmp/r.json; sets WALL (seconds, end to end). Fails
+# (and counts a failure) when the map fails or loses results.
+mm() {
+    local np=$1 s=$2 in=$3 t0 t1
+    shift 3
+    rm -f "$tmp/r.json"
+    t0=$(now_ns)
+    if ! "$mpimap" run -q -n "$np" -l mpirun -s "$s" --workdir "$tmp" -i "$in" -o "$tmp/out" \
+        --report-json "$tmp/r.json" "$@" 2>"$tmp/err"; then
+        echo "suite.sh: failed: mpimap run -n $np -s $s -i $in $*" >&2
+        sed 's/^/    /' "$tmp/err" | head -5 >&2
+        failures=$((failures + 1))
+        return 1
+    fi
+    t1=$(now_ns)
+    WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}')
+    if [ "$(lines "$tmp/out")" != "$(lines "$in")" ]; then
+        echo "suite.sh: mpimap run -n $np -s $s: $(lines "$tmp/out") results for $(lines "$in") items" >&2
+        failures=$((failures + 1))
+        return 1
+    fi
+}
+
+# fut WORKERS MODE CHUNK INPUT: mpi4py.futures over INPUT (WORKERS + 1
+# processes: the executor's manager runs no items); sets WALL and FUT
+# ("workers W items N start T0 end T1 busy B").
+fut() {
+    local w=$1 mode=$2 chunk=$3 in=$4 t0 t1
+    t0=$(now_ns)
+    if ! mpirun -n $((w + 1)) "$python" -m mpi4py.futures "$futures_py" "$mode" "$chunk" \
+        "$in" "$tmp/out" >"$tmp/fut" 2>"$tmp/err"; then
+        echo "suite.sh: failed: mpi4py.futures $mode chunksize $chunk, $w workers" >&2
+        sed 's/^/    /' "$tmp/err" | head -5 >&2
+        return 1
+    fi
+    t1=$(now_ns)
+    WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}')
+    FUT=$(tail -1 "$tmp/fut")
+    [ "$(lines "$tmp/out")" = "$(lines "$in")" ] || { echo "suite.sh: mpi4py.futures lost results" >&2; return 1; }
+}
+
+# par J INPUT COMMAND...: GNU parallel -j J -k over INPUT, with a joblog;
+# sets WALL.
+par() {
+    local j=$1 in=$2 t0 t1
+    shift 2
+    t0=$(now_ns)
+    if ! parallel --will-cite -j "$j" -k --joblog "$tmp/plog" "$@" <"$in" >"$tmp/out" 2>"$tmp/err"; then
+        echo "suite.sh: failed: parallel -j $j $*" >&2
+        sed 's/^/    /' "$tmp/err" | head -5 >&2
+        return 1
+    fi
+    t1=$(now_ns)
+    WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}')
+    [ "$(lines "$tmp/plog")" = $(($(lines "$in") + 1)) ] ||
+        { echo "suite.sh: parallel ran $(($(lines "$tmp/plog") - 1)) of $(lines "$in") jobs" >&2; return 1; }
+}
+
+# The sleep-based map of ENGINE on NP ranks over the durations (ms) in
+# INPUT: sets SM to "MAKESPAN EFFICIENCY", the same definitions for every
+# engine (first item's start to last item's end; sum of item times /
+# (ranks x makespan)), or to "FAIL".
+sleep_map() {
+    local engine=$1 np=$2 in=$3 n chunk
+    n=$(lines "$in")
+    SM=FAIL
+    case $engine in
+    futures:1 | futures:auto)
+        chunk=1
+        [ "$engine" = futures:auto ] && chunk=$(((n + 4 * np - 1) / (4 * np)))
+        fut "$np" sleepms "$chunk" "$in" || return 0
+        SM=$(awk '{w = $2; s = $6; e = $8; b = $10; printf "%.6f %.3f", e - s, b / (w * (e - s))}' <<<"$FUT")
+        ;;
+    parallel)
+        awk '{printf "%.6f\n", $1 / 1000}' "$in" >"$tmp/seconds"
+        par "$np" "$tmp/seconds" sleep {} || return 0
+        # joblog: Seq Host Starttime JobRuntime ...
+        SM=$(awk -F'\t' -v j="$np" 'NR > 1 {s = $3; d = $4; if (f == "" || s < f) f = s;
+            if (s + d > l) l = s + d; b += d}
+            END {printf "%.6f %.3f", l - f, b / (j * (l - f))}' "$tmp/plog")
+        ;;
+    *)
+        mm "$np" "$engine" "$in" --function "$work:sleepms" || return 0
+        SM=$(awk -v m="$(jnum "$tmp/r.json" makespan)" -v e="$(jnum "$tmp/r.json" efficiency)" \
+            'BEGIN {printf "%.6f %.3f", m, e}')
+        ;;
+    esac
+}
+
+engines=("${strategies[@]}")
+[ $have_futures = 1 ] && engines+=(futures:1 futures:auto)
+[ $have_parallel = 1 ] && engines+=(parallel)
+label() {
+    case $1 in
+    futures:1) echo "mpi4py c=1" ;;
+    futures:auto) echo "mpi4py c=auto" ;;
+    parallel) echo "parallel -j" ;;
+    *) echo "$1" ;;
+    esac
+}
+
+echo "mpimap benchmark suite: strategies ${strategies[*]}; $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
+for n in "${notes[@]}"; do echo "note: $n"; done
+
+# ---- (a) trivial items ------------------------------------------------------------------
+seq 1 "$trivial" >"$tmp/trivial"
+echo
+echo "(a) trivial items: $trivial no-op function items on 2 ranks, end to end"
+printf '%-16s %10s %9s %11s %10s %12s %14s\n' engine items wall_s items/s us/item \
+    map_ns/item dispatch_ns/it
+for s in "${strategies[@]}"; do
+    if mm 2 "$s" "$tmp/trivial" --function "$work:noop"; then
+        awk -v l="$s" -v n="$trivial" -v w="$WALL" -v m="$(jnum "$tmp/r.json" makespan)" \
+            -v d="$(jnum "$tmp/r.json" dispatch_per_item)" -v r="$(fmt_rate "$trivial" "$WALL")" \
+            'BEGIN {printf "%-16s %10d %9.3f %11s %10.3f %12.1f %14.1f\n", l, n, w, r,
+                    w / n * 1e6, m / n * 1e9, d * 1e9}'
+    else
+        printf '%-16s %10d %9s\n' "$s" "$trivial" FAIL
+    fi
+done
+best_chunk="" best_rate=0
+if [ $have_futures = 1 ]; then
+    seq 1 "$trivial_c1" >"$tmp/trivial_c1"
+    for c in 1 100 1000 10000 100000; do
+        in=$tmp/trivial n=$trivial
+        [ "$c" = 1 ] && in=$tmp/trivial_c1 n=$trivial_c1
+        if fut 2 noop "$c" "$in"; then
+            awk -v l="mpi4py c=$c" -v n="$n" -v w="$WALL" -v r="$(fmt_rate "$n" "$WALL")" \
+                'BEGIN {printf "%-16s %10d %9.3f %11s %10.3f %12s %14s\n", l, n, w, r, w / n * 1e6, "-", "-"}'
+            rate=$(awk -v n="$n" -v w="$WALL" 'BEGIN {printf "%.0f", n / w}')
+            if [ "$c" != 1 ] && [ "$rate" -gt "$best_rate" ]; then
+                best_rate=$rate best_chunk=$c
+            fi
+        else
+            printf '%-16s %10d %9s\n' "mpi4py c=$c" "$n" FAIL
+        fi
+    done
+fi
+echo "us/item = wall time / items (launch included); map_ns/item = the report's makespan / items;"
+echo "dispatch = the report's gaps between a rank's items, per item. mpi4py: 2 workers + a manager."
+
+# ---- (b) skewed sleep-based items ------------------------------------------------------------
+nb=$((ranks * per_rank))
+workloads=(lognormal pareto asc desc)
+declare -A cell
+for wl in "${workloads[@]}"; do
+    "$workload" "$wl" "$nb" "$mean" >"$tmp/wl.$wl" || exit 2
+    for e in "${engines[@]}"; do
+        sleep_map "$e" "$ranks" "$tmp/wl.$wl"
+        cell[$wl,$e]=$SM
+    done
+done
+echo
+echo "(b) skewed sleep items: $nb items (mean $mean ms) on $ranks ranks: load-balance efficiency"
+printf '%-10s %6s' workload bound
+for e in "${engines[@]}"; do printf ' %13s' "$(label "$e")"; done
+echo
+for wl in "${workloads[@]}"; do
+    bound=$(awk -v r="$ranks" '{s += $1; if ($1 > m) m = $1}
+        END {t = s / r; printf "%.3f", s / (r * (m > t ? m : t))}' "$tmp/wl.$wl")
+    printf '%-10s %6s' "$wl" "$bound"
+    for e in "${engines[@]}"; do
+        read -r ms eff <<<"${cell[$wl,$e]}"
+        [ "$ms" = FAIL ] && eff=FAIL
+        printf ' %13s' "$eff"
+    done
+    echo
+done
+echo "makespan in s (x = ${engines[0]}'s makespan / this one's: > 1 is faster than ${engines[0]})"
+for wl in "${workloads[@]}"; do
+    printf '%-10s %6s' "$wl" ""
+    read -r base _ <<<"${cell[$wl,${engines[0]}]}"
+    for e in "${engines[@]}"; do
+        read -r ms _ <<<"${cell[$wl,$e]}"
+        if [ "$ms" = FAIL ] || [ "$base" = FAIL ]; then
+            printf ' %13s' "$ms"
+        else
+            printf ' %13s' "$(awk -v m="$ms" -v b="$base" 'BEGIN {printf "%.3f %4.2fx", m, b / m}')"
+        fi
+    done
+    echo
+done
+echo "efficiency = sum of item times / (ranks x makespan), makespan = first item's start to last"
+echo "item's end (mpimap: --report-json; mpi4py and parallel: the same from their own timings)."
+echo "bound = the best any deal can do: sum / (ranks x max(sum / ranks, largest item))."
+echo "mpimap: --function bench_work.so:sleepms; mpi4py: time.sleep, $ranks workers + a manager,"
+echo "c=auto = ceil(items / (4 x workers)); parallel: -j $ranks -k sleep {} (a process per item)."
+
+# ---- (c) scaling ---------------------------------------------------------------------------------
+"$workload" lognormal "$scale_items" "$scale_mean" >"$tmp/scale" || exit 2
+total=$(awk '{s += $1} END {printf "%.6f", s / 1000}' "$tmp/scale")
+echo
+echo "(c) scaling: $scale_items lognormal sleep items (mean $scale_mean ms, $total s in all):"
+echo "    speed-up (sum of item times / makespan) and efficiency"
+printf '%-6s' ranks
+for e in "${engines[@]}"; do printf ' %13s' "$(label "$e")"; done
+echo
+for np in $scale; do
+    printf '%-6s' "$np"
+    for e in "${engines[@]}"; do
+        sleep_map "$e" "$np" "$tmp/scale"
+        read -r ms eff <<<"$SM"
+        if [ "$ms" = FAIL ]; then
+            printf ' %13s' FAIL
+        else
+            printf ' %13s' "$(awk -v t="$total" -v m="$ms" -v e="$eff" 'BEGIN {printf "%.2fx %.2f", t / m, e}')"
+        fi
+    done
+    echo
+done
+echo "mpi4py: N workers + a manager (N + 1 processes); ranks beyond the 2 cores sleep, not spin."
+
+# ---- (d) whole-map throughput ---------------------------------------------------------------------
+# best_of LABEL: the smallest of the WALL values collected in times[LABEL].
+declare -A times
+best_of() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -g | head -1; }
+echo
+echo "(d) whole-map throughput, end to end (launch, input and output included), best of $reps"
+printf '%-58s %12s %12s %8s  %s\n' comparison "mpimap it/s" "other it/s" ratio target
+# row LABEL N MPIMAP_KEY OTHER_KEY TARGET
+row() {
+    local a b
+    a=$(best_of "$3") b=$(best_of "$4")
+    if [ -z "$a" ] || [ -z "$b" ]; then
+        printf '%-58s %12s %12s %8s  %s\n' "$1" "${a:+$(fmt_rate "$2" "$a")}" "${b:+$(fmt_rate "$2" "$b")}" - "$5 (no figure)"
+        return
+    fi
+    awk -v l="$1" -v n="$2" -v a="$a" -v b="$b" -v t="$5" -v ra="$(fmt_rate "$2" "$a")" \
+        -v rb="$(fmt_rate "$2" "$b")" 'BEGIN {r = b / a; split(t, x, "x");
+        printf "%-58s %12s %12s %7.1fx  >= %s: %s\n", l, ra, rb, r, t, ((r >= x[1] + 0) ? "met" : "MISSED")}'
+}
+if [ $have_futures = 1 ] && [ -n "$best_chunk" ]; then
+    sizes=("$trivial")
+    if [ "$big" -gt 0 ]; then
+        seq 1 "$big" >"$tmp/big"
+        sizes+=("$big")
+    fi
+    for n in "${sizes[@]}"; do
+        in=$tmp/trivial
+        [ "$n" = "$trivial" ] || in=$tmp/big
+        for ((r = 0; r < reps; r++)); do
+            mm 2 pool "$in" --function "$work:noop" && times[mm$n]+="$WALL "
+            fut 2 noop "$best_chunk" "$in" && times[fut$n]+="$WALL "
+        done
+        row "function noop, $n items: -n 2 (pool) vs mpi4py c=$best_chunk" "$n" "mm$n" "fut$n" 10x
+    done
+else
+    echo "function noop vs mpi4py.futures: skipped (no mpi4py.futures)"
+fi
+if [ $have_parallel = 1 ]; then
+    seq 1 "$cmd_items" >"$tmp/cmd"
+    for ((r = 0; r < reps; r++)); do
+        mm 2 pool "$tmp/cmd" -- echo '{}' && times[mmcmd]+="$WALL "
+        par 2 "$tmp/cmd" echo '{}' && times[par]+="$WALL "
+    done
+    row "command echo {}, $cmd_items items: -n 2 (pool) vs parallel -j 2 -k" "$cmd_items" mmcmd par 3x
+else
+    echo "command echo {} vs GNU parallel: skipped (no GNU parallel)"
+fi
+echo "ratio = the other tool's best wall time / mpimap's. mpi4py: its best chunksize from (a)."
+echo
+echo "suite: $(($(date +%s) - t_suite)) s; figures, not a pass/fail$([ $failures = 0 ] || echo "; $failures mpimap maps FAILED")"
+[ $failures = 0 ]
