@@ -45,6 +45,11 @@ for v in OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_pml \
         PASS+=("$v=${!v}")
     fi
 done
+# The sanitizer builds' settings (CI's LeakSanitizer suppressions for Open
+# MPI) reach the job too, as a scheduler that copies the environment would.
+for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS OMPI_MCA_mca_base_component_disable_dlclose; do
+    [ -z "${!v+x}" ] || PASS+=("$v=${!v}")
+done
 
 # standin LAUNCHER SCRIPT LOG: run SCRIPT as LAUNCHER's scheduler would.
 standin() {
