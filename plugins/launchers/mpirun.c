@@ -13,6 +13,8 @@
 #include <mpimap/mpimap.h>
 #include <mpimap/plugin.h>
 
+#include "batchscript.h"
+
 #define MPIRUN_PROGRAM "mpirun"
 #define MPIRUN_PRIORITY 10
 /* Inside a PBS, LSF or Grid Engine job, mpirun is the launcher the job
@@ -46,73 +48,37 @@ static int mpirun_query(void)
     return MPIRUN_PRIORITY;
 }
 
-/* Set *error to a malloc'd message (if error is not NULL) and return
- * MPIMAP_EINVAL. */
-static int fail(char **error, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static int fail(char **error, const char *fmt, ...)
-{
-    if (error) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-            msg = NULL;
-        va_end(ap);
-        *error = msg;
-    }
-    return MPIMAP_EINVAL;
-}
-
-/* The length of the NAME in a NAME=VALUE entry when NAME is a valid
- * environment variable name ([A-Za-z_][A-Za-z0-9_]*), else 0. */
-static size_t env_name_len(const char *entry)
-{
-    size_t i = 0;
-    for (; entry[i] && entry[i] != '='; i++) {
-        char c = entry[i];
-        int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-        int digit = c >= '0' && c <= '9';
-        if (!alpha && !(digit && i > 0))
-            return 0;
-    }
-    return i;
-}
-
 /* Check the spec before anything is appended. */
 static int validate(const struct mpimap_launch_spec *spec, char **error)
 {
     if (!spec || spec->size < SPEC_MIN_SIZE)
-        return fail(error, "mpirun: launch spec is missing or too old");
+        return bs_fail(error, "mpirun: launch spec is missing or too old");
     if (spec->np < 1)
-        return fail(error, "mpirun: -np must be at least 1");
+        return bs_fail(error, "mpirun: -np must be at least 1");
     if (spec->nodes < 0)
-        return fail(error, "mpirun: the number of nodes must not be negative (got %d)",
+        return bs_fail(error, "mpirun: the number of nodes must not be negative (got %d)",
                     spec->nodes);
     if (spec->ppn < 0)
-        return fail(error, "mpirun: ranks per node must not be negative (got %d)",
+        return bs_fail(error, "mpirun: ranks per node must not be negative (got %d)",
                     spec->ppn);
     if (spec->cpus_per_rank < 0)
-        return fail(error, "mpirun: cpus per rank must not be negative (got %d)",
+        return bs_fail(error, "mpirun: cpus per rank must not be negative (got %d)",
                     spec->cpus_per_rank);
     if (spec->nodes > 0 && spec->ppn > 0 &&
         (long long)spec->nodes * spec->ppn != spec->np)
-        return fail(error,
+        return bs_fail(error,
                     "mpirun: %d nodes x %d ranks per node = %lld ranks, but -np is %d",
                     spec->nodes, spec->ppn, (long long)spec->nodes * spec->ppn,
                     spec->np);
     if (spec->nodes > 0 && spec->ppn == 0 && spec->np % spec->nodes != 0)
-        return fail(error,
+        return bs_fail(error,
                     "mpirun: -np %d does not divide evenly over %d nodes; give ranks per node",
                     spec->np, spec->nodes);
     if (!spec->worker_argv || !spec->worker_argv[0])
-        return fail(error, "mpirun: no worker program to start");
+        return bs_fail(error, "mpirun: no worker program to start");
     for (size_t i = 0; spec->env && spec->env[i]; i++) {
-        if (env_name_len(spec->env[i]) == 0)
-            return fail(error, "mpirun: not a valid NAME=VALUE environment entry: \"%s\"",
+        if (bs_var_len(spec->env[i]) == 0)
+            return bs_fail(error, "mpirun: not a valid NAME=VALUE environment entry: \"%s\"",
                         spec->env[i]);
     }
     return 0;
@@ -151,7 +117,7 @@ static int push_args(const struct mpimap_launch_spec *spec, mpimap_strv *argv)
     }
 
     for (size_t i = 0; spec->env && spec->env[i]; i++) {
-        size_t n = env_name_len(spec->env[i]);
+        size_t n = bs_var_len(spec->env[i]);
         if ((rc = mpimap_strv_push(argv, "-x")) < 0 ||
             (rc = mpimap_strv_pushf(argv, "%.*s", (int)n, spec->env[i])) < 0)
             return rc;
@@ -169,7 +135,7 @@ static int mpirun_render(const struct mpimap_launch_spec *spec, mpimap_strv *arg
                          char **error)
 {
     if (!argv)
-        return fail(error, "mpirun: no argv to render into");
+        return bs_fail(error, "mpirun: no argv to render into");
     int rc = validate(spec, error);
     if (rc < 0)
         return rc;

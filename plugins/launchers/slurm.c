@@ -15,6 +15,8 @@
 #include <mpimap/mpimap.h>
 #include <mpimap/plugin.h>
 
+#include "batchscript.h"
+
 #include "shellquote.h"
 
 #define SLURM_PROGRAM "sbatch"
@@ -28,95 +30,17 @@
 #define SPEC_MIN_SIZE \
     (offsetof(struct mpimap_launch_spec, log_path) + sizeof(const char *))
 
-/* Is dir/name a regular file we may execute? dir has length dlen; an
- * empty dir means the current directory (POSIX PATH rules). */
-static int executable_in(const char *dir, size_t dlen, const char *name)
-{
-    if (dlen == 0) {
-        dir = ".";
-        dlen = 1;
-    }
-    size_t nlen = strlen(name);
-    char *path = malloc(dlen + 1 + nlen + 1);
-    if (!path)
-        return 0;
-    memcpy(path, dir, dlen);
-    path[dlen] = '/';
-    memcpy(path + dlen + 1, name, nlen + 1);
-    struct stat st;
-    int ok = stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-    free(path);
-    return ok;
-}
-
-/* Is name an executable somewhere on PATH (or, PATH unset, on the
- * system's default path)? */
+/* Is name an executable on PATH? */
 static int on_path(const char *name)
 {
-    const char *path = getenv("PATH");
-    char *deflt = NULL;
-    if (!path) {
-        size_t n = confstr(_CS_PATH, NULL, 0);
-        if (n == 0 || !(deflt = malloc(n)))
-            return 0;
-        confstr(_CS_PATH, deflt, n);
-        path = deflt;
-    }
-    int found = 0;
-    for (const char *p = path;;) {
-        const char *colon = strchr(p, ':');
-        size_t len = colon ? (size_t)(colon - p) : strlen(p);
-        if (executable_in(p, len, name)) {
-            found = 1;
-            break;
-        }
-        if (!colon)
-            break;
-        p = colon + 1;
-    }
-    free(deflt);
-    return found;
+    char *found = mpimap_which(name);
+    free(found);
+    return found != NULL;
 }
 
 static int slurm_query(void)
 {
     return on_path(SLURM_PROGRAM) ? SLURM_PRIORITY : -1;
-}
-
-/* Set *error to a malloc'd message (if error is not NULL) and return
- * MPIMAP_EINVAL. */
-static int fail(char **error, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static int fail(char **error, const char *fmt, ...)
-{
-    if (error) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-            msg = NULL;
-        va_end(ap);
-        *error = msg;
-    }
-    return MPIMAP_EINVAL;
-}
-
-/* The length of the NAME in a NAME=VALUE (or bare NAME) entry when NAME is
- * a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*), else 0. */
-static size_t env_name_len(const char *entry)
-{
-    size_t i = 0;
-    for (; entry[i] && entry[i] != '='; i++) {
-        char c = entry[i];
-        int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-        int digit = c >= '0' && c <= '9';
-        if (!alpha && !(digit && i > 0))
-            return 0;
-    }
-    return i;
 }
 
 /* ---- the job script ------------------------------------------------------ */
@@ -135,12 +59,12 @@ static int directive_safe(const char *what, const char *value, char **error)
 {
     for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
         if (*p == '\\')
-            return fail(error,
+            return bs_fail(error,
                         "slurm: %s \"%s\": a backslash cannot pass through an #SBATCH "
                         "directive",
                         what, value);
         if (*p < 0x20 || *p == 0x7f)
-            return fail(error,
+            return bs_fail(error,
                         "slurm: %s: control characters (newlines, tabs, ...) cannot pass "
                         "through an #SBATCH directive",
                         what);
@@ -185,7 +109,7 @@ static int directive(FILE *f, const char *opt, const char *what, const char *val
                      char **error)
 {
     if (!*value)
-        return fail(error, "slurm: %s must not be empty", what);
+        return bs_fail(error, "slurm: %s must not be empty", what);
     int rc = directive_safe(what, value, error);
     if (rc < 0)
         return rc;
@@ -194,7 +118,7 @@ static int directive(FILE *f, const char *opt, const char *what, const char *val
      * them, the first JobState= field is the job's state, whatever else
      * the names hold. */
     if (name_field(opt) && strchr(value, '='))
-        return fail(error, "slurm: %s \"%s\": a name must not hold '='", what, value);
+        return bs_fail(error, "slurm: %s \"%s\": a name must not hold '='", what, value);
     char *q = mpimap_shell_quote(value);
     if (!q)
         return MPIMAP_ENOMEM;
@@ -216,42 +140,42 @@ static void walltime(FILE *f, long s)
 static int validate(const struct mpimap_launch_spec *spec, char **error)
 {
     if (!spec || spec->size < SPEC_MIN_SIZE)
-        return fail(error, "slurm: launch spec is missing or too old");
+        return bs_fail(error, "slurm: launch spec is missing or too old");
     if (spec->np < 1)
-        return fail(error, "slurm: the number of ranks must be at least 1");
+        return bs_fail(error, "slurm: the number of ranks must be at least 1");
     if (spec->nodes < 0)
-        return fail(error, "slurm: the number of nodes must not be negative (got %d)",
+        return bs_fail(error, "slurm: the number of nodes must not be negative (got %d)",
                     spec->nodes);
     if (spec->ppn < 0)
-        return fail(error, "slurm: ranks per node must not be negative (got %d)", spec->ppn);
+        return bs_fail(error, "slurm: ranks per node must not be negative (got %d)", spec->ppn);
     if (spec->cpus_per_rank < 0)
-        return fail(error, "slurm: cpus per rank must not be negative (got %d)",
+        return bs_fail(error, "slurm: cpus per rank must not be negative (got %d)",
                     spec->cpus_per_rank);
     if (spec->nodes > 0 && spec->ppn > 0 &&
         (long long)spec->nodes * spec->ppn != spec->np)
-        return fail(error,
+        return bs_fail(error,
                     "slurm: %d nodes x %d ranks per node = %lld ranks, but -n is %d",
                     spec->nodes, spec->ppn, (long long)spec->nodes * spec->ppn, spec->np);
     if (spec->nodes > spec->np)
-        return fail(error, "slurm: %d nodes for %d ranks leaves nodes without a rank",
+        return bs_fail(error, "slurm: %d nodes for %d ranks leaves nodes without a rank",
                     spec->nodes, spec->np);
     if (spec->walltime < 0)
-        return fail(error, "slurm: the walltime must not be negative (got %ld s)",
+        return bs_fail(error, "slurm: the walltime must not be negative (got %ld s)",
                     spec->walltime);
     if (!spec->jobdir || spec->jobdir[0] != '/')
-        return fail(error, "slurm: the job directory must be an absolute path");
+        return bs_fail(error, "slurm: the job directory must be an absolute path");
     if (!spec->inner_command || !*spec->inner_command)
-        return fail(error, "slurm: no command to run inside the job");
+        return bs_fail(error, "slurm: no command to run inside the job");
     if (!spec->log_path || !*spec->log_path)
-        return fail(error, "slurm: no log file for the job's output");
+        return bs_fail(error, "slurm: no log file for the job's output");
     for (size_t i = 0; spec->exports && spec->exports[i]; i++)
-        if (env_name_len(spec->exports[i]) == 0)
-            return fail(error, "slurm: --export: not a variable name or NAME=VALUE: \"%s\"",
+        if (bs_var_len(spec->exports[i]) == 0)
+            return bs_fail(error, "slurm: --export: not a variable name or NAME=VALUE: \"%s\"",
                         spec->exports[i]);
     for (size_t i = 0; spec->sched_args && spec->sched_args[i]; i++) {
         const char *a = spec->sched_args[i];
         if (a[0] != '-')
-            return fail(error,
+            return bs_fail(error,
                         "slurm: --sched-arg \"%s\" is not an sbatch option (one option "
                         "a --sched-arg, e.g. --sched-arg=--constraint=haswell)",
                         a);
@@ -318,7 +242,7 @@ static int body(FILE *f, const struct mpimap_launch_spec *spec)
 {
     for (size_t i = 0; spec->exports && spec->exports[i]; i++) {
         const char *e = spec->exports[i];
-        size_t n = env_name_len(e);
+        size_t n = bs_var_len(e);
         if (e[n] == '\0') { /* a bare NAME: its value where the job runs */
             fprintf(f, "export %s\n", e);
             continue;
@@ -351,7 +275,7 @@ static int body(FILE *f, const struct mpimap_launch_spec *spec)
 static int slurm_script(const struct mpimap_launch_spec *spec, char **text, char **error)
 {
     if (!text)
-        return fail(error, "slurm: no place for the script");
+        return bs_fail(error, "slurm: no place for the script");
     *text = NULL;
     int rc = validate(spec, error);
     if (rc < 0)
@@ -399,7 +323,7 @@ static int slurm_submit(const struct mpimap_launch_spec *spec, const char *scrip
 {
     (void)spec;
     if (!argv || !script_path || !*script_path)
-        return fail(error, "slurm: no job script to submit");
+        return bs_fail(error, "slurm: no job script to submit");
     int rc;
     size_t n0 = argv->n;
     if ((rc = mpimap_strv_push(argv, SLURM_PROGRAM)) < 0 ||
@@ -418,7 +342,7 @@ static int slurm_submit(const struct mpimap_launch_spec *spec, const char *scrip
 static int slurm_parse_jobid(const char *out, char **jobid, char **error)
 {
     if (!jobid)
-        return fail(error, "slurm: no place for the job id");
+        return bs_fail(error, "slurm: no place for the job id");
     *jobid = NULL;
     if (!out)
         out = "";
@@ -438,7 +362,7 @@ static int slurm_parse_jobid(const char *out, char **jobid, char **error)
         return MPIMAP_ENOMEM;
     if (!valid_jobid(id)) {
         free(id);
-        return fail(error, "slurm: no job id in what sbatch printed: \"%.*s\"",
+        return bs_fail(error, "slurm: no job id in what sbatch printed: \"%.*s\"",
                     (int)(end - out > 200 ? 200 : end - out), out);
     }
     *jobid = id;
