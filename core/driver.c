@@ -1281,6 +1281,13 @@ void mpimap_job_detach(mpimap_job *j)
 
 const char *mpimap_job_id(const mpimap_job *j) { return j ? j->jobid : NULL; }
 
+int mpimap_job_last_state(const mpimap_job *j, const char **detail)
+{
+    if (detail)
+        *detail = j && j->batch ? j->state_detail : NULL;
+    return j && j->batch ? j->state : 0;
+}
+
 int mpimap_job_state(mpimap_job *j, int *state, const char **detail)
 {
     if (!j || !j->batch)

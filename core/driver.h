@@ -47,6 +47,9 @@ int mpimap_job_report(const mpimap_job *job, struct mpimap_report *report);
 void mpimap_job_detach(mpimap_job *job);
 const char *mpimap_job_id(const mpimap_job *job);
 int mpimap_job_state(mpimap_job *job, int *state, const char **detail);
+/* The state last seen while polling (0 for jobs not on a scheduler), and
+ * the scheduler's detail; asks nothing. */
+int mpimap_job_last_state(const mpimap_job *job, const char **detail);
 
 /* Take up a scheduler's job from its directory, as written when it was
  * submitted: for `mpimap status` (peek: never collect) and `mpimap collect`

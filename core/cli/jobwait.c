@@ -9,14 +9,26 @@
 #include <mpimap/mpimap.h>
 
 #include "commands.h"
+#include "batch.h"
 #include "driver.h"
 
 /* "mpimap: 1234/10000 items, 456/s, ETA 0:19, 2 failed" */
 static void progress_line(mpimap_job *job, double t0, int *shown)
 {
     uint64_t done, failed, total;
-    if (mpimap_ezmap_progress(job, &done, &failed, &total) != 0)
+    if (mpimap_ezmap_progress(job, &done, &failed, &total) != 0) {
+        /* Nothing done yet: say where a scheduler's job stands. */
+        const char *detail;
+        int state = mpimap_job_last_state(job, &detail);
+        if (state) {
+            fprintf(stderr, "\r\033[Kmpimap: %s job %s %s%s%s", mpimap_job_launcher(job),
+                    mpimap_job_id(job), mpimap_job_state_name(state), detail ? ": " : "",
+                    detail ? detail : "");
+            fflush(stderr);
+            *shown = 1;
+        }
         return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double el = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 - t0;
