@@ -44,6 +44,15 @@ int mpimap_strv_pushf(mpimap_strv *sv, const char *fmt, ...)
     return strv_take(sv, s);
 }
 
+void mpimap_strv_truncate(mpimap_strv *sv, size_t n)
+{
+    if (!sv || !sv->v)
+        return;
+    while (sv->n > n)
+        free(sv->v[--sv->n]);
+    sv->v[sv->n] = NULL;
+}
+
 void mpimap_strv_free(mpimap_strv *sv)
 {
     if (!sv)

@@ -133,14 +133,8 @@ static int srun_render(const struct mpimap_launch_spec *spec, mpimap_strv *argv,
         return rc;
     size_t n0 = argv->n;
     rc = push_args(spec, argv);
-    if (rc < 0) {
-        /* Leave argv as it was. */
-        for (size_t i = n0; i < argv->n; i++) {
-            free(argv->v[i]);
-            argv->v[i] = NULL;
-        }
-        argv->n = n0;
-    }
+    if (rc < 0)
+        mpimap_strv_truncate(argv, n0); /* leave argv as it was */
     return rc;
 }
 

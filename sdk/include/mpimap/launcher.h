@@ -43,6 +43,9 @@ int mpimap_strv_pushf(mpimap_strv *sv, const char *fmt, ...)
 #endif
     ;
 void mpimap_strv_free(mpimap_strv *sv);
+/* Drop the entries from index n on (a no-op when there are n or fewer):
+ * undo what a failed render appended. */
+void mpimap_strv_truncate(mpimap_strv *sv, size_t n);
 
 /* The full path of program as the shell would find it on PATH (a regular,
  * executable file; PATH unset means the system's default path), or NULL.
