@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -22,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mpimap/mpimap.h>
@@ -38,6 +41,10 @@
 #define ERR_KEEP 1024            /* stderr bytes kept when trimming */
 #define ERR_TRIM (2 * ERR_KEEP)  /* trim stderr once it holds this much */
 #define TAIL_MAX 500             /* stderr bytes shown in a reason */
+#define KILL_GRACE_NS 500000000  /* SIGTERM to SIGKILL after a timeout */
+#define TIMEOUT_MAX 1e8          /* seconds (~3 years): longer = as long */
+#define BACKOFF_MIN_NS 50000     /* child exit checks without a pidfd: */
+#define BACKOFF_MAX_NS 50000000  /* 50 us doubling up to 50 ms */
 
 /* A piece of a templated argument: literal text of the argument, or a
  * placeholder (field 0 = the whole item, N = field N). */
@@ -86,6 +93,9 @@ struct mpimap_cmd {
     size_t fields_cap;
     mpimap_buf err;     /* stderr (its tail) of the current item */
     int err_cut;        /* err lost its beginning */
+
+    double timeout;     /* seconds as given; 0 = none */
+    int64_t timeout_ns; /* the same, clamped to TIMEOUT_MAX */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -378,6 +388,22 @@ int mpimap_cmd_new(mpimap_cmd **out, const char *const *argv, int shell,
 fail:
     mpimap_cmd_free(c);
     return rc;
+}
+
+void mpimap_cmd_set_timeout(mpimap_cmd *c, double seconds)
+{
+    if (!c)
+        return;
+    if (!(seconds > 0) || isinf(seconds)) { /* also NaN */
+        c->timeout = 0;
+        c->timeout_ns = 0;
+        return;
+    }
+    c->timeout = seconds;
+    double s = seconds < TIMEOUT_MAX ? seconds : TIMEOUT_MAX;
+    c->timeout_ns = (int64_t)(s * 1e9);
+    if (c->timeout_ns < 1)
+        c->timeout_ns = 1;
 }
 
 /* ---- per item ------------------------------------------------------------ */
@@ -695,6 +721,120 @@ static int exec_errno(const char *prog)
     return found_eacces ? EACCES : ENOENT;
 }
 
+/* Read whatever is ready on the stdout (pf[0]) and stderr (pf[1]) pipes;
+ * a pipe at end of file is closed and its fd set to -1. When discard is
+ * not SIZE_MAX, stdout is read and dropped (out is kept at that length).
+ * Sets *rc (MPIMAP_ENOMEM) or *sys_errno on failure. */
+static void read_ready(mpimap_cmd *c, struct pollfd *pf, int *open_fds,
+                       mpimap_buf *out, size_t discard, int *rc,
+                       int *sys_errno)
+{
+    for (int i = 0; i < 2; i++) {
+        if (pf[i].fd < 0 || !pf[i].revents)
+            continue;
+        if (i == 0 && discard != SIZE_MAX)
+            out->len = discard;
+        ssize_t n = i == 0 ? read_out(out, pf[i].fd) : read_err(c, pf[i].fd);
+        if (n == -2) {
+            *rc = MPIMAP_ENOMEM;
+            return;
+        }
+        if (n < 0 && errno != EINTR && errno != EAGAIN) {
+            *sys_errno = errno;
+            return;
+        }
+        if (n == 0) {
+            close(pf[i].fd);
+            pf[i].fd = -1;
+            (*open_fds)--;
+        }
+    }
+    if (discard != SIZE_MAX)
+        out->len = discard;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+
+/* A pidfd for the child (readable once it has ended), or -1 when the
+ * kernel has none (before Linux 5.3; the caller then checks with
+ * waitid). */
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Has the child ended? It is left a zombie, not reaped: until it is, its
+ * pid (the process group id) cannot be reused, so kill(-pid) can only
+ * reach the command's own group. */
+static int child_ended(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return errno != EINTR; /* nothing left to wait for: the reap says */
+    return si.si_pid == pid;
+}
+
+/* Drain the pipes pf[0], pf[1] and watch the child (pf[2] = its pidfd, or
+ * -1) until both pipes are at end of file and the child has ended, or
+ * until deadline. Returns 1 when the deadline came first, else 0 (also
+ * when *rc or *sys_errno was set). Never spins: it sleeps in ppoll() on the
+ * pipes and the pidfd; without a pidfd, once the pipes are closed, it
+ * checks the child at growing intervals (BACKOFF_MIN_NS doubling up to
+ * BACKOFF_MAX_NS). */
+static int drain_until(mpimap_cmd *c, pid_t pid, struct pollfd pf[3],
+                       int *open_fds, int *ended, int64_t deadline,
+                       mpimap_buf *out, size_t discard, int *rc,
+                       int *sys_errno)
+{
+    int64_t backoff = BACKOFF_MIN_NS;
+    for (;;) {
+        if (*rc || *sys_errno)
+            return 0;
+        if (!*ended && pf[2].fd < 0 && !*open_fds && child_ended(pid))
+            *ended = 1;
+        if (!*open_fds && *ended)
+            return 0;
+        int64_t left = deadline - mono_ns();
+        if (left <= 0)
+            return 1;
+        if (!*ended && pf[2].fd < 0 && !*open_fds) {
+            if (left > backoff)
+                left = backoff;
+            if (backoff < BACKOFF_MAX_NS)
+                backoff *= 2;
+        }
+        struct timespec ts = {(time_t)(left / 1000000000),
+                              (long)(left % 1000000000)};
+        int n = ppoll(pf, 3, &ts, NULL);
+        if (n < 0) {
+            if (errno != EINTR)
+                *sys_errno = errno;
+            continue;
+        }
+        if (!n)
+            continue;
+        if (pf[2].fd >= 0 && pf[2].revents) {
+            close(pf[2].fd);
+            pf[2].fd = -1;
+            *ended = 1;
+        }
+        read_ready(c, pf, open_fds, out, discard, rc, sys_errno);
+    }
+}
+
 int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
                    mpimap_buf *out, char **reason)
 {
@@ -746,32 +886,40 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
     size_t start = out->len;
     c->err.len = 0;
     c->err_cut = 0;
-    struct pollfd pf[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-    int open_fds = 2, sys_errno = 0;
+    struct pollfd pf[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {-1, POLLIN, 0}};
+    int open_fds = 2, sys_errno = 0, timed_out = 0;
     rc = 0;
-    while (open_fds && !rc && !sys_errno) {
-        if (poll(pf, 2, -1) < 0) {
-            if (errno != EINTR)
-                sys_errno = errno;
-            continue;
+    if (c->timeout_ns > 0) {
+        /* Until both pipes are closed AND the command has ended (one that
+         * closes its output and runs on is still running), or the
+         * deadline. Then SIGTERM (and SIGCONT, should it be stopped) to
+         * the whole group, up to KILL_GRACE_NS for it to go, its output
+         * read and dropped, and SIGKILL to the group in any case: nothing
+         * the item started in its group outlives it. */
+        int64_t deadline = mono_ns() + c->timeout_ns;
+        int ended = 0;
+        pf[2].fd = open_pidfd(pid);
+        timed_out = drain_until(c, pid, pf, &open_fds, &ended, deadline, out,
+                                SIZE_MAX, &rc, &sys_errno);
+        if (timed_out) {
+            kill(-pid, SIGTERM);
+            kill(-pid, SIGCONT);
+            out->len = start;
+            int rc2 = 0, errno2 = 0;
+            drain_until(c, pid, pf, &open_fds, &ended,
+                        mono_ns() + KILL_GRACE_NS, out, start, &rc2, &errno2);
+            kill(-pid, SIGKILL);
         }
-        for (int i = 0; i < 2; i++) {
-            if (pf[i].fd < 0 || !pf[i].revents)
+        if (pf[2].fd >= 0)
+            close(pf[2].fd);
+    } else {
+        while (open_fds && !rc && !sys_errno) {
+            if (poll(pf, 2, -1) < 0) {
+                if (errno != EINTR)
+                    sys_errno = errno;
                 continue;
-            ssize_t n = i == 0 ? read_out(out, pf[i].fd) : read_err(c, pf[i].fd);
-            if (n == -2) {
-                rc = MPIMAP_ENOMEM;
-                break;
             }
-            if (n < 0 && errno != EINTR && errno != EAGAIN) {
-                sys_errno = errno;
-                break;
-            }
-            if (n == 0) {
-                close(pf[i].fd);
-                pf[i].fd = -1;
-                open_fds--;
-            }
+            read_ready(c, pf, &open_fds, out, SIZE_MAX, &rc, &sys_errno);
         }
     }
     if (rc || sys_errno)
@@ -782,6 +930,11 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
 
     int status = 0, wait_errno = reap(pid, &status) ? errno : 0;
     mpimap_crash_child(0);
+
+    if (timed_out && !rc) {
+        out->len = start; /* what it wrote is no result */
+        return fail(reason, "timed out after %g s", c->timeout);
+    }
 
     if (c->strip_newline && out->len > start && out->data[out->len - 1] == '\n')
         out->len--;

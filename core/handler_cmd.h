@@ -45,6 +45,8 @@
  *   "cannot run 'prog': No such file or directory"   (spawn/exec failed)
  *   "item has 2 fields; {3} asked for"
  *   "item contains a NUL byte and cannot be passed as an argument"
+ *   "timed out after 2 s"                  (mpimap_cmd_set_timeout; exactly
+ *                                           this, no stderr tail)
  *
  * An mpimap_cmd keeps reusable scratch space and is not safe to use from
  * several threads at once (make one per thread).
@@ -74,11 +76,28 @@ int mpimap_cmd_new(mpimap_cmd **out, const char *const *argv, int shell,
  * Run the command for one item (len bytes, any content). On success
  * returns 0 with the command's stdout appended to *out. When the item
  * fails returns 1 and sets *reason to a malloc'd message; *out then holds
- * whatever the command wrote to stdout. Returns < 0 (MPIMAP_ENOMEM) only
+ * whatever the command wrote to stdout (nothing of it after a timeout). Returns < 0 (MPIMAP_ENOMEM) only
  * when the engine itself failed.
  */
 int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
                    mpimap_buf *out, char **reason);
+
+/*
+ * Limit each item's run to `seconds` (wall clock from the spawn; 0, the
+ * default, = no limit; a negative, NaN or infinite value also means none;
+ * values beyond ~3 years are treated as ~3 years). A command counts as
+ * running until it has exited AND its stdout and stderr are closed, so a
+ * background process holding them open counts too. When the limit passes,
+ * the command's whole process group gets SIGTERM (and SIGCONT), then,
+ * 0.5 s later or as soon as the command has ended and its pipes are closed,
+ * SIGKILL; the command is reaped and mpimap_cmd_run() returns 1 with the
+ * reason "timed out after %g s" (the value as given: "timed out after
+ * 0.5 s"), *out left as it was before the call (what the command wrote is
+ * dropped). Pipes held open by a process that left the group are closed on
+ * our side and not waited for. The handler is then ready for the next
+ * item. Without a timeout nothing changes: no extra system call per item.
+ */
+void mpimap_cmd_set_timeout(mpimap_cmd *c, double seconds);
 
 /* Release a command; NULL is fine. */
 void mpimap_cmd_free(mpimap_cmd *c);

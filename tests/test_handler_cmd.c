@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_handler_cmd.c - the command item handler (core/handler_cmd.c). */
+#include <errno.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -461,6 +464,262 @@ START_TEST(per_item_cost)
 }
 END_TEST
 
+/* ---- per-item timeout ------------------------------------------------------ */
+
+/* Run one item on c, timing it; *out is reset to "pre" first so that the
+ * test can see that nothing was appended. */
+static int run_timed(mpimap_cmd *c, const char *item, mpimap_buf *out,
+                     char **reason, double *secs)
+{
+    ck_assert_int_eq(mpimap_buf_reserve(out, 16), 0);
+    memcpy(out->data, "pre", 3);
+    out->len = 3;
+    *reason = NULL;
+    double t0 = now();
+    int rc = mpimap_cmd_run(c, item, strlen(item), out, reason);
+    *secs = now() - t0;
+    ck_assert_int_eq(mpimap_buf_reserve(out, out->len + 1), 0);
+    out->data[out->len] = '\0';
+    return rc;
+}
+
+/* The pid written in path (by the command), or abort. */
+static pid_t read_pid(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s was not written", path);
+    long pid = 0;
+    int n = fscanf(f, "%ld", &pid);
+    fclose(f);
+    ck_assert_msg(n == 1 && pid > 1, "no pid in %s", path);
+    return (pid_t)pid;
+}
+
+/* Is pid dead (gone, or a zombie waiting for its new parent to reap it)?
+ * Waits up to 10 s for it to become so. */
+static int pid_dead(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    for (int i = 0; i < 1000; i++) {
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+            return 1;
+        FILE *f = fopen(path, "r");
+        if (f) {
+            char buf[512];
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            const char *p = strrchr(buf, ')');
+            if (p && (p[2] == 'Z' || p[2] == 'X'))
+                return 1;
+        }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static mpimap_cmd *new_cmd(const char *const *argv, int shell, double timeout)
+{
+    mpimap_cmd *c = NULL;
+    char *err = NULL;
+    int rc = mpimap_cmd_new(&c, argv, shell, NULL, 1, &err);
+    ck_assert_msg(rc == 0, "mpimap_cmd_new: %d %s", rc, err ? err : "");
+    mpimap_cmd_set_timeout(c, timeout);
+    return c;
+}
+
+/* A command sleeping past a 0.3 s timeout fails with exactly that reason,
+ * soon, and what it wrote is dropped: a plain sleep, a shell that wrote
+ * output first, and one whose background child holds the stdout pipe. */
+START_TEST(timeout_fails_item)
+{
+    const char *sleep_argv[] = {"sleep", "{}", NULL};
+    const char *wrote[] = {"echo partial; echo oops >&2; sleep 100", NULL};
+    const char *holder[] = {"sh", "-c", "sleep 100 & sleep 100", NULL};
+    for (int k = 0; k < 3; k++) {
+        mpimap_cmd *c = k == 0 ? new_cmd(sleep_argv, 0, 0.3)
+                      : k == 1 ? new_cmd(wrote, 1, 0.3)
+                               : new_cmd(holder, 0, 0.3);
+        mpimap_buf out = {0};
+        char *reason = NULL;
+        double secs;
+        int rc = run_timed(c, "100", &out, &reason, &secs);
+        ck_assert_msg(rc == 1, "case %d: rc %d (%s)", k, rc, reason ? reason : "");
+        ck_assert_str_eq(reason, "timed out after 0.3 s");
+        ck_assert_str_eq((char *)out.data, "pre");
+        /* ~0.3 s; the bound only has to tell it from the 100 s sleep */
+        ck_assert_msg(secs >= 0.29 && secs < 10, "case %d took %.3f s", k, secs);
+        free(reason);
+        mpimap_buf_free(&out);
+        mpimap_cmd_free(c);
+    }
+}
+END_TEST
+
+/* The whole process group is killed: a background grandchild is dead
+ * afterwards, also one that ignores SIGTERM (SIGKILL after the grace). */
+START_TEST(timeout_kills_group)
+{
+    char dir[] = "/tmp/mpimap-cmd-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char pidfile[64];
+    snprintf(pidfile, sizeof pidfile, "%s/bg", dir);
+    const char *plain[] = {"sleep 100 & echo $! > \"$1\"; sleep 100", NULL};
+    const char *noterm[] = {"trap '' TERM; sleep 100 & echo $! > \"$1\"; sleep 100",
+                            NULL};
+    for (int k = 0; k < 2; k++) {
+        /* 2 s: time enough for the shell to write the pid file */
+        mpimap_cmd *c = new_cmd(k ? noterm : plain, 1, 2);
+        mpimap_buf out = {0};
+        char *reason = NULL;
+        double secs;
+        unlink(pidfile);
+        int rc = run_timed(c, pidfile, &out, &reason, &secs);
+        ck_assert_msg(rc == 1, "case %d: rc %d (%s)", k, rc, reason ? reason : "");
+        ck_assert_str_eq(reason, "timed out after 2 s");
+        ck_assert_msg(secs >= 1.99 && secs < 20, "case %d took %.3f s", k, secs);
+        pid_t bg = read_pid(pidfile);
+        ck_assert_msg(pid_dead(bg), "case %d: background pid %ld survived", k,
+                      (long)bg);
+        free(reason);
+        mpimap_buf_free(&out);
+        mpimap_cmd_free(c);
+    }
+    unlink(pidfile);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* A command that closed its output but runs on is still running; one
+ * whose output is held by a process outside its group (which no kill of
+ * the group reaches) does not keep the handler past the timeout. */
+START_TEST(timeout_output_closed_or_escaped)
+{
+    const char *closed[] = {"exec >&- 2>&-; sleep 100", NULL};
+    mpimap_cmd *c = new_cmd(closed, 1, 0.3);
+    mpimap_buf out = {0};
+    char *reason = NULL;
+    double secs;
+    ck_assert_int_eq(run_timed(c, "x", &out, &reason, &secs), 1);
+    ck_assert_str_eq(reason, "timed out after 0.3 s");
+    ck_assert_msg(secs >= 0.29 && secs < 10, "took %.3f s", secs);
+    free(reason);
+    mpimap_cmd_free(c);
+
+    char dir[] = "/tmp/mpimap-cmd-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char pidfile[64];
+    snprintf(pidfile, sizeof pidfile, "%s/esc", dir);
+    /* the escaped process writes its own pid, then becomes sleep */
+    const char *escaped[] = {
+        "setsid sh -c 'echo $$ > \"$1\"; exec sleep 100' sh \"$1\" & sleep 100",
+        NULL};
+    c = new_cmd(escaped, 1, 2);
+    int rc = run_timed(c, pidfile, &out, &reason, &secs);
+    pid_t esc = read_pid(pidfile);
+    kill(esc, SIGKILL); /* ours to clean up */
+    ck_assert_msg(rc == 1, "rc %d (%s)", rc, reason ? reason : "");
+    ck_assert_str_eq(reason, "timed out after 2 s");
+    ck_assert_msg(secs >= 1.99 && secs < 20, "took %.3f s", secs);
+    free(reason);
+    mpimap_buf_free(&out);
+    mpimap_cmd_free(c);
+    unlink(pidfile);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* Under the timeout nothing changes: output, exit status and stderr tail,
+ * signals. */
+START_TEST(timeout_not_reached)
+{
+    const char *echo[] = {"echo", "{}", NULL};
+    mpimap_cmd *c = new_cmd(echo, 0, 30);
+    mpimap_buf out = {0};
+    char *reason = NULL;
+    double secs;
+    ck_assert_int_eq(run_timed(c, "hello", &out, &reason, &secs), 0);
+    ck_assert_ptr_null(reason);
+    ck_assert_str_eq((char *)out.data, "prehello");
+    mpimap_cmd_free(c);
+
+    /* 0.2 s of work under a 20 s limit, output written in two steps */
+    const char *slow[] = {"printf a; sleep 0.2; printf b", NULL};
+    c = new_cmd(slow, 1, 20);
+    ck_assert_int_eq(run_timed(c, "x", &out, &reason, &secs), 0);
+    ck_assert_str_eq((char *)out.data, "preab");
+    mpimap_cmd_free(c);
+
+    const char *bad[] = {"echo out; echo why >&2; exit 3", NULL};
+    c = new_cmd(bad, 1, 30);
+    ck_assert_int_eq(run_timed(c, "x", &out, &reason, &secs), 1);
+    ck_assert_str_eq(reason, "exit status 3: why");
+    ck_assert_str_eq((char *)out.data, "preout");
+    free(reason);
+    mpimap_cmd_free(c);
+
+    const char *sig[] = {"kill -TERM $$", NULL};
+    c = new_cmd(sig, 1, 30);
+    ck_assert_int_eq(run_timed(c, "x", &out, &reason, &secs), 1);
+    ck_assert_str_eq(reason, "killed by signal 15 (Terminated)");
+    free(reason);
+    mpimap_cmd_free(c);
+    mpimap_buf_free(&out);
+}
+END_TEST
+
+/* After a timeout the same handler runs the next items normally. */
+START_TEST(timeout_then_next_item)
+{
+    const char *argv[] = {"sh", "-c",
+                          "if [ \"$1\" = slow ]; then echo early; sleep 100; fi; "
+                          "echo \"item $1\"",
+                          "sh", "{}", NULL};
+    mpimap_cmd *c = new_cmd(argv, 0, 0.5);
+    mpimap_buf out = {0};
+    for (int round = 0; round < 2; round++) {
+        char *reason = NULL;
+        double secs;
+        ck_assert_int_eq(run_timed(c, "slow", &out, &reason, &secs), 1);
+        ck_assert_str_eq(reason, "timed out after 0.5 s");
+        ck_assert_str_eq((char *)out.data, "pre");
+        free(reason);
+        for (int i = 0; i < 3; i++) {
+            ck_assert_int_eq(run_timed(c, "fast", &out, &reason, &secs), 0);
+            ck_assert_ptr_null(reason);
+            ck_assert_str_eq((char *)out.data, "preitem fast");
+        }
+    }
+    mpimap_buf_free(&out);
+    mpimap_cmd_free(c);
+}
+END_TEST
+
+/* 0 (the default) is no timeout, as are negative and NaN values; a
+ * timeout set and then set to 0 is gone. */
+START_TEST(timeout_zero_is_none)
+{
+    const char *argv[] = {"sleep 0.6; echo slept", NULL};
+    double none[] = {0.0, -1.0, NAN, INFINITY};
+    for (int k = 0; k < 4; k++) {
+        mpimap_cmd *c = new_cmd(argv, 1, 0.2);
+        mpimap_cmd_set_timeout(c, none[k]);
+        mpimap_buf out = {0};
+        char *reason = NULL;
+        double secs;
+        int rc = run_timed(c, "x", &out, &reason, &secs);
+        ck_assert_msg(rc == 0, "case %d: rc %d (%s)", k, rc, reason ? reason : "");
+        ck_assert_str_eq((char *)out.data, "preslept");
+        ck_assert_msg(secs >= 0.59, "case %d took %.3f s", k, secs);
+        mpimap_buf_free(&out);
+        mpimap_cmd_free(c);
+    }
+    mpimap_cmd_set_timeout(NULL, 1); /* harmless */
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("handler_cmd");
@@ -483,6 +742,12 @@ Suite *test_suite(void)
     tcase_add_test(tc, child_environment);
     tcase_add_test(tc, reuse_many_items);
     tcase_add_test(tc, per_item_cost);
+    tcase_add_test(tc, timeout_fails_item);
+    tcase_add_test(tc, timeout_kills_group);
+    tcase_add_test(tc, timeout_output_closed_or_escaped);
+    tcase_add_test(tc, timeout_not_reached);
+    tcase_add_test(tc, timeout_then_next_item);
+    tcase_add_test(tc, timeout_zero_is_none);
     suite_add_tcase(s, tc);
     return s;
 }
