@@ -294,6 +294,9 @@ static int reader_next_binary(mpimap_reader *r, const void **data, size_t *len)
     /* A record larger than the buffer: read its body straight into the
      * big buffer, growing it as the bytes arrive (so a corrupt length
      * gives a truncation error, not a giant allocation). */
+    if (n > (uint64_t)INT64_MAX) /* more than any file holds: corrupt */
+        return reader_fail(r, MPIMAP_EINVAL,
+                           "record claims %" PRIu64 " bytes: impossibly large", n);
     if (n > SIZE_MAX - 1)
         return reader_fail(r, MPIMAP_ENOMEM,
                            "record claims %" PRIu64 " bytes: too large", n);
