@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * journal.h - the job's journal: every finished item's status and result,
+ * made durable before the item counts as done (internal).
+ *
+ * A job directory holds journal.0, journal.1, ...: one file per run of the
+ * job (the first run, each restart after a dead rank, each --resume), each
+ * written by one process only, append-only, never rewritten. A file is
+ *
+ *   "MPIMAPJ1"                                  8 bytes, once
+ *   then records, each:
+ *     u32 magic 0x4d4a5231 ("1RJM" little-endian), u32 crc,
+ *     u64 len, len bytes of payload
+ *   where crc is the CRC-32C of the 8 bytes of len and of the payload, and
+ *   the payload is one or more entries:
+ *     u64 index, u32 status, u32 rank, f64 start, f64 duration,
+ *     u64 n, n bytes (the result when status is OK, else the reason)
+ *
+ * Integers are in the machine's byte order (the job runs on one kind of
+ * machine). A record is written with one write() and synced with
+ * fdatasync() at most every interval seconds: a crash loses at most the
+ * last interval's items, which simply run again. A torn or corrupt record
+ * (short, bad magic, bad crc, malformed entries) ends the file: it and
+ * everything after it are ignored, never read as results.
+ */
+#ifndef MPIMAP_CORE_JOURNAL_H
+#define MPIMAP_CORE_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MPIMAP_JOURNAL_FILE_MAGIC "MPIMAPJ1"
+#define MPIMAP_JOURNAL_RECORD_MAGIC 0x4d4a5231u
+#define MPIMAP_JOURNAL_RECORD_HEADER 16u
+#define MPIMAP_JOURNAL_ENTRY_HEADER 40u
+
+/* An entry's status. DIED is an attempt, not an outcome: the rank died
+ * while running the item (the driver writes it from a crash report). */
+enum { MPIMAP_JOURNAL_OK = 0, MPIMAP_JOURNAL_FAILED = 1, MPIMAP_JOURNAL_DIED = 2 };
+
+typedef struct mpimap_journal_entry {
+    uint64_t index;
+    int status;
+    int rank;
+    double start, duration;
+    const void *data;
+    size_t len;
+    uint64_t offset; /* of data in the file */
+} mpimap_journal_entry;
+
+/* Called for each entry; a non-zero return stops the scan with it. */
+typedef int (*mpimap_journal_cb)(void *ctx, const mpimap_journal_entry *e);
+
+/* CRC-32C (Castagnoli) of len bytes, continuing from crc (start with 0). */
+uint32_t mpimap_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Parse a journal file's bytes (file header included). Calls cb for every
+ * entry of every intact record, in order. *good is set to the length of
+ * the intact prefix (len when the file is whole): bytes past it are a torn
+ * or corrupt tail. Returns 0, the callback's non-zero value, or
+ * MPIMAP_EINVAL when the file header is missing or wrong (*good = 0). */
+int mpimap_journal_parse(const void *buf, size_t len, mpimap_journal_cb cb, void *ctx,
+                         size_t *good);
+
+/* Read the file at path with mpimap_journal_parse() (mapped, not copied).
+ * A missing file is MPIMAP_ENOTFOUND; an unreadable one MPIMAP_EIO. */
+int mpimap_journal_scan(const char *path, mpimap_journal_cb cb, void *ctx, size_t *good);
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct mpimap_journal mpimap_journal;
+
+/* Create path (it must not exist) for appending; sync at most every
+ * interval seconds (0: at every mpimap_journal_sync()). */
+int mpimap_journal_create(mpimap_journal **j, const char *path, double interval);
+
+/* Add one entry to the record being built (memory only). */
+int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
+                       double start, double duration, const void *data, size_t len);
+
+/* Write the record being built and fdatasync the file, when force is set
+ * or the interval has passed since the last sync. Returns 1 when it
+ * synced, 0 when it was not yet time, or MPIMAP_EIO (errno kept; the
+ * entries stay in memory). */
+int mpimap_journal_sync(mpimap_journal *j, int force);
+
+/* Entries made durable so far, and entries added but not yet durable. */
+uint64_t mpimap_journal_durable(const mpimap_journal *j);
+uint64_t mpimap_journal_pending(const mpimap_journal *j);
+
+/* Sync what is left (force) and close. Returns 0 or MPIMAP_EIO. NULL is
+ * allowed. */
+int mpimap_journal_close(mpimap_journal *j);
+
+#endif /* MPIMAP_CORE_JOURNAL_H */
