@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include "job.h"
 #include "jobspec.h"
 #include "records.h"
+#include "recovery.h"
 #include "registry.h"
 #include "resources.h"
 #include "report.h"
@@ -70,6 +72,12 @@ struct mpimap_job {
     mpimap_strv cfg_largs, cfg_sched;
     pid_t pid;
     int running, finished, cancelled, keep_dir;
+    /* recovery */
+    const struct mpimap_plugin *lplugin; /* the launcher, to start the job again */
+    int restarts, max_restarts;
+    int journals;               /* journals before the run now going */
+    int done_before;            /* resumed a job that had finished: collect only */
+    int resumed;                /* the directory is an earlier job's */
     int rc;
     char *error;
     uint64_t items, failed;
@@ -705,6 +713,210 @@ static int site_defaults(mpimap_job *j, const mpimap_ezmap_options *o,
     return 0;
 }
 
+/* What the job's ranks are told of the driver: its pid and host, so that
+ * they stop when it is killed (direct launches only: a scheduler's job
+ * outlives the command that submitted it). */
+static int set_driver(struct mpimap_jobspec *s, int batch, char *host, size_t hostlen)
+{
+    s->driver_pid = 0;
+    s->driver_host = NULL;
+    if (batch || gethostname(host, hostlen - 1) != 0)
+        return 0;
+    host[hostlen - 1] = '\0';
+    s->driver_pid = (uint64_t)getpid();
+    s->driver_host = host;
+    return 0;
+}
+
+/* The command line, for --resume: the working directory, then the
+ * arguments, each followed by a NUL. */
+static int write_cmdline(mpimap_job *j, const char *const *argv)
+{
+    char *p = path_join(j->dir, "cmdline");
+    FILE *f = p ? fopen(p, "w") : NULL;
+    free(p);
+    if (!f)
+        return MPIMAP_EIO;
+    char *cwd = getcwd(NULL, 0);
+    fputs(cwd ? cwd : "/", f);
+    fputc('\0', f);
+    free(cwd);
+    for (size_t i = 0; argv[i]; i++) {
+        fputs(argv[i], f);
+        fputc('\0', f);
+    }
+    return fclose(f) == 0 ? 0 : MPIMAP_EIO;
+}
+
+/* A new job directory, its spec and its input. */
+static int new_dir(mpimap_job *j, const mpimap_ezmap_options *o,
+                   const struct mpimap_driver_extra *x, const struct mpimap_plugin *strategy,
+                   int framing, const mpimap_item *items, size_t nitems, int batch)
+{
+    int rc = 0;
+    const char *base = o->workdir;
+    if (!base || !*base)
+        base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    char *abase = absolute(base);
+    if (!abase || asprintf(&j->dir, "%s/mpimap-XXXXXX", abase) < 0) {
+        free(abase);
+        j->dir = NULL;
+        return job_fail(j, MPIMAP_ENOMEM, "out of memory");
+    }
+    free(abase);
+    if (!mkdtemp(j->dir)) {
+        job_fail(j, MPIMAP_EIO, "cannot create a job directory in '%s': %s", base,
+                 strerror(errno));
+        free(j->dir);
+        j->dir = NULL;
+        return j->rc;
+    }
+    j->spec = path_join(j->dir, "spec");
+    j->results = path_join(j->dir, "results");
+    if (!j->spec || !j->results)
+        return job_fail(j, MPIMAP_ENOMEM, "out of memory");
+    if (x && x->argv && write_cmdline(j, x->argv) < 0)
+        return job_fail(j, MPIMAP_EIO, "cannot write %s/cmdline: %s", j->dir, strerror(errno));
+
+    /* The spec. */
+    struct mpimap_jobspec s;
+    memset(&s, 0, sizeof s);
+    char *input = NULL;
+    if (o->input && strcmp(o->input, "-") != 0) {
+        input = realpath(o->input, NULL);
+        if (!input)
+            return job_fail(j, MPIMAP_ENOTFOUND, "cannot open input '%s': %s", o->input,
+                            strerror(errno));
+    } else {
+        input = path_join(j->dir, "input");
+        if (!input)
+            rc = MPIMAP_ENOMEM;
+        else if (o->input)
+            rc = spool_stdin(j, input);
+        else
+            rc = write_items(j, input, items, nitems);
+        if (rc < 0) {
+            free(input);
+            return rc;
+        }
+    }
+    if (o->output && !(j->output = absolute(o->output)))
+        rc = MPIMAP_ENOMEM;
+    if (o->joblog)
+        j->joblog = absolute(o->joblog);
+    else if (j->in_memory)
+        j->joblog = path_join(j->dir, "joblog");
+    char *cwd = getcwd(NULL, 0);
+    char host[256];
+    s.input = input;
+    s.output = j->results;
+    s.joblog = j->joblog;
+    s.strategy = (char *)strategy->name;
+    s.chunk = o->chunk;
+    s.framing = framing;
+    s.unordered = o->unordered;
+    s.shell = o->shell;
+    s.colsep = (char *)o->colsep;
+    s.workdir = cwd;
+    s.retries = o->retries;
+    s.timeout_ms = o->timeout > 0 ? (uint64_t)(o->timeout * 1000 + 0.5) : 0;
+    if (o->timeout > 0 && !s.timeout_ms)
+        s.timeout_ms = 1;
+    s.no_journal = o->no_journal;
+    s.count = o->progress;
+    set_driver(&s, batch, host, sizeof host);
+    char *fpath = NULL, *fsym = NULL;
+    if (o->function) {
+        if (mpimap_fn_spec_split(o->function, &fpath, &fsym) == 0) {
+            char *abs = strchr(fpath, '/') ? realpath(fpath, NULL) : NULL;
+            if (abs) {
+                free(fpath);
+                fpath = abs;
+            }
+        }
+        s.function_path = fpath;
+        s.function_symbol = fsym;
+        s.function_init = (char *)o->function_init;
+    } else {
+        s.command.v = (char **)o->command;
+        for (s.command.n = 0; o->command[s.command.n]; s.command.n++)
+            ;
+    }
+    if (rc == 0 && (rc = mpimap_jobspec_write(&s, j->spec)) < 0)
+        job_fail(j, rc, "cannot write the job spec '%s': %s", j->spec, mpimap_strerror(rc));
+    free(input);
+    free(cwd);
+    free(fpath);
+    free(fsym);
+    return rc;
+}
+
+/* Take up the job in x->resume_dir again: wait until no run of it is
+ * left, turn what a dead run left into journal entries, and update the
+ * spec (driver, --retry-failed). */
+static int reopen_dir(mpimap_job *j, const mpimap_ezmap_options *o,
+                      const struct mpimap_driver_extra *x, int batch)
+{
+    if (!(j->dir = realpath(x->resume_dir, NULL)))
+        return job_fail(j, MPIMAP_ENOTFOUND, "no job directory '%s': %s", x->resume_dir,
+                        strerror(errno));
+    j->resumed = 1;
+    j->spec = path_join(j->dir, "spec");
+    j->results = path_join(j->dir, "results");
+    if (!j->spec || !j->results)
+        return job_fail(j, MPIMAP_ENOMEM, "out of memory");
+    struct mpimap_jobspec s;
+    memset(&s, 0, sizeof s);
+    char *error = NULL;
+    int rc = mpimap_jobspec_read(&s, j->spec, &error);
+    if (rc < 0) {
+        job_fail(j, rc == MPIMAP_ENOTFOUND ? MPIMAP_EINVAL : rc,
+                 "'%s' is not a job directory: %s", j->dir, error ? error : mpimap_strerror(rc));
+        free(error);
+        return j->rc;
+    }
+    if (mpimap_recovery_wait_unlocked(j->dir, 0) != 0) {
+        fprintf(stderr, "mpimap: waiting for the job still running in %s to stop...\n", j->dir);
+        if (mpimap_recovery_wait_unlocked(j->dir, 30) != 0) {
+            mpimap_jobspec_free(&s);
+            return job_fail(j, MPIMAP_EBUSY, "the job in %s is still running", j->dir);
+        }
+    }
+    if (o->output && !(j->output = absolute(o->output)))
+        rc = MPIMAP_ENOMEM;
+    if (rc == 0 && s.joblog && !(j->joblog = strdup(s.joblog)))
+        rc = MPIMAP_ENOMEM;
+    char *st = path_join(j->dir, "status");
+    j->done_before = st && access(st, F_OK) == 0 && !x->retry_failed;
+    free(st);
+    if (rc == 0 && !j->done_before) {
+        char *what = NULL;
+        int blamed = mpimap_recovery_blame(j->dir, &what);
+        free(what);
+        if (blamed < 0)
+            rc = job_fail(j, blamed, "cannot update the journal in %s: %s", j->dir,
+                          mpimap_strerror(blamed));
+        char *gone[] = {path_join(j->dir, "error"), path_join(j->dir, "status")};
+        for (size_t i = 0; i < 2; i++) {
+            if (gone[i])
+                unlink(gone[i]);
+            free(gone[i]);
+        }
+        char host[256];
+        s.retry_failed = x->retry_failed;
+        char *own = s.driver_host;
+        set_driver(&s, batch, host, sizeof host);
+        if (rc == 0 && (rc = mpimap_jobspec_write(&s, j->spec)) < 0)
+            job_fail(j, rc, "cannot write the job spec '%s': %s", j->spec,
+                     mpimap_strerror(rc));
+        s.driver_host = own;
+    }
+    mpimap_jobspec_free(&s);
+    return rc;
+}
+
 int mpimap_driver_start(const mpimap_ezmap_options *req,
                         const struct mpimap_driver_extra *x, const mpimap_item *items,
                         size_t nitems, mpimap_job **out)
@@ -760,101 +972,16 @@ int mpimap_driver_start(const mpimap_ezmap_options *req,
         eo.launcher_args = (const char *const *)j->cfg_largs.v;
     }
 
-    /* The job directory. */
-    const char *base = o->workdir;
-    if (!base || !*base)
-        base = getenv("TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
-    char *abase = absolute(base);
-    if (!abase || asprintf(&j->dir, "%s/mpimap-XXXXXX", abase) < 0) {
-        free(abase);
-        j->dir = NULL;
-        rc = job_fail(j, MPIMAP_ENOMEM, "out of memory");
-        goto out;
-    }
-    free(abase);
-    if (!mkdtemp(j->dir)) {
-        rc = job_fail(j, MPIMAP_EIO, "cannot create a job directory in '%s': %s", base,
-                      strerror(errno));
-        free(j->dir);
-        j->dir = NULL;
-        goto out;
-    }
-    j->spec = path_join(j->dir, "spec");
-    j->results = path_join(j->dir, "results");
-    if (!j->spec || !j->results) {
-        rc = job_fail(j, MPIMAP_ENOMEM, "out of memory");
-        goto out;
-    }
-
-    /* The spec. */
-    struct mpimap_jobspec s;
-    memset(&s, 0, sizeof s);
-    char *input = NULL;
-    if (o->input && strcmp(o->input, "-") != 0) {
-        input = realpath(o->input, NULL);
-        if (!input) {
-            rc = job_fail(j, MPIMAP_ENOTFOUND, "cannot open input '%s': %s", o->input,
-                          strerror(errno));
-            goto out;
-        }
-    } else {
-        input = path_join(j->dir, "input");
-        if (!input)
-            rc = MPIMAP_ENOMEM;
-        else if (o->input)
-            rc = spool_stdin(j, input);
-        else
-            rc = write_items(j, input, items, nitems);
-        if (rc < 0) {
-            free(input);
-            goto out;
-        }
-    }
-    if (o->output && !(j->output = absolute(o->output)))
-        rc = MPIMAP_ENOMEM;
-    if (o->joblog)
-        j->joblog = absolute(o->joblog);
-    else if (j->in_memory)
-        j->joblog = path_join(j->dir, "joblog");
-    char *cwd = getcwd(NULL, 0);
-    s.input = input;
-    s.output = j->results;
-    s.joblog = j->joblog;
-    s.strategy = (char *)strategy->name;
-    s.chunk = o->chunk;
-    s.framing = framing;
-    s.unordered = o->unordered;
-    s.shell = o->shell;
-    s.colsep = (char *)o->colsep;
-    s.workdir = cwd;
-    char *fpath = NULL, *fsym = NULL;
-    if (o->function) {
-        if (mpimap_fn_spec_split(o->function, &fpath, &fsym) == 0) {
-            char *abs = strchr(fpath, '/') ? realpath(fpath, NULL) : NULL;
-            if (abs) {
-                free(fpath);
-                fpath = abs;
-            }
-        }
-        s.function_path = fpath;
-        s.function_symbol = fsym;
-        s.function_init = (char *)o->function_init;
-    } else {
-        s.command.v = (char **)o->command;
-        for (s.command.n = 0; o->command[s.command.n]; s.command.n++)
-            ;
-    }
-    if (rc == 0 && (rc = mpimap_jobspec_write(&s, j->spec)) < 0)
-        job_fail(j, rc, "cannot write the job spec '%s': %s", j->spec, mpimap_strerror(rc));
-    free(input);
-    free(cwd);
-    free(fpath);
-    free(fsym);
+    j->max_restarts = o->max_restarts < 0 ? 0 : o->max_restarts ? o->max_restarts : 2;
+    int batch = (((const struct mpimap_launcher_ops *)launcher->ops)->flags &
+                 MPIMAP_LAUNCHER_BATCH) != 0;
+    if (x && x->resume_dir)
+        rc = reopen_dir(j, o, x, batch);
+    else
+        rc = new_dir(j, o, x, strategy, framing, items, nitems, batch);
     if (rc < 0)
         goto out;
-    if (o->progress) {
+    {   /* progress: for the caller (o->progress), and the watchdog line */
         char *p = path_join(j->dir, "progress");
         int fd = p ? open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
         if (fd >= 0)
@@ -869,10 +996,16 @@ int mpimap_driver_start(const mpimap_ezmap_options *req,
         j->finished = 1;
         goto out;
     }
+    j->lplugin = launcher;
+    if (j->done_before) {
+        j->running = 1; /* the first poll collects it */
+        goto out;
+    }
+    j->journals = mpimap_recovery_journals(j->dir);
     rc = spawn(j, launcher);
 out:
     if (rc < 0 && j->dir)
-        j->keep_dir = 0;
+        j->keep_dir = j->resumed; /* a new directory goes; the user's job stays */
     j->reg = reg; /* the launcher plugin stays loaded while the job lives */
     if (rc < 0 && !j->error)
         job_fail(j, rc, "%s", mpimap_strerror(rc));
@@ -1039,38 +1172,93 @@ static char *ending(mpimap_job *j, int wstatus)
     return n < 0 ? NULL : how;
 }
 
+/* "; resume with: mpimap run --resume DIR" when the job left a journal. */
+static const char *resume_hint(mpimap_job *j, char *buf, size_t len)
+{
+    if (mpimap_recovery_journals(j->dir) == 0)
+        return "";
+    snprintf(buf, len, "; resume with: mpimap run --resume %s", j->dir);
+    return buf;
+}
+
+static int file_in_dir(mpimap_job *j, const char *name)
+{
+    char *p = path_join(j->dir, name);
+    int there = p && access(p, F_OK) == 0;
+    free(p);
+    return there;
+}
+
+/* A run that ended without finishing the map, and not for a reason of its
+ * own (bad input, say: it leaves "error"): a rank died. Blame the items
+ * that were running on dead ranks, and start the job again for the items
+ * left. MPIMAP_EBUSY when restarted. */
+static int restart(mpimap_job *j)
+{
+    if (j->restarts >= j->max_restarts || file_in_dir(j, "error") ||
+        mpimap_recovery_journals(j->dir) <= j->journals ||
+        (j->batch && (j->state == MPIMAP_JOB_TIMEOUT || j->state == MPIMAP_JOB_CANCELLED)))
+        return 0;
+    char *what = NULL;
+    int blamed = mpimap_recovery_blame(j->dir, &what);
+    if (blamed < 0) {
+        free(what);
+        return 0;
+    }
+    /* (what the ranks said of their deaths is on standard error already) */
+    free(what);
+    j->restarts++;
+    fprintf(stderr, "mpimap: the job stopped before the end; starting it again for the items "
+                    "left (restart %d of %d)\n",
+            j->restarts, j->max_restarts);
+    if (mpimap_recovery_wait_unlocked(j->dir, 30) != 0)
+        return 0;
+    j->journals = mpimap_recovery_journals(j->dir);
+    j->finished = 0;
+    free(j->error);
+    j->error = NULL;
+    j->rc = 0;
+    if (spawn(j, j->lplugin) < 0)
+        return 0;
+    return MPIMAP_EBUSY;
+}
+
 static int collect(mpimap_job *j, int wstatus)
 {
     j->running = 0;
     j->finished = 1;
+    char hint[PATH_MAX + 64];
     if (j->cancelled) {
         keep_partial(j);
         j->keep_dir = 1;
-        return job_fail(j, MPIMAP_ECANCELED,
-                        "cancelled; results finished so far are in %s/results.partial", j->dir);
+        return job_fail(j, MPIMAP_ECANCELED, "cancelled; every finished result is kept in %s%s",
+                        j->dir, resume_hint(j, hint, sizeof hint));
     }
     if (read_status(j) < 0) {
+        char *crash = crash_reports(j);
+        if (restart(j) == MPIMAP_EBUSY) {
+            free(crash);
+            return MPIMAP_EBUSY;
+        }
         keep_partial(j);
         j->keep_dir = 1;
         char *how = ending(j, wstatus);
-        char *crash = crash_reports(j);
         const char *log = j->batch ? "; the job's output is in " : "";
         int rc;
+        resume_hint(j, hint, sizeof hint);
         if (crash)
-            rc = job_fail(j, MPIMAP_ECRASH,
-                          "%s; the job was stopped (%s). Results finished before are in "
-                          "%s/results.partial%s%s",
-                          crash, how ? how : "?", j->dir, log, j->batch ? j->log_path : "");
+            rc = job_fail(j, MPIMAP_ECRASH, "%s; the job was stopped (%s)%s%s%s", crash,
+                          how ? how : "?", log, j->batch ? j->log_path : "",
+                          *hint ? hint : "");
         else if (j->batch && j->state == MPIMAP_JOB_TIMEOUT)
-            rc = job_fail(j, MPIMAP_ECRASH,
-                          "the job was killed at its walltime (%s). Results finished "
-                          "before are in %s/results.partial",
-                          how ? how : "?", j->dir);
+            rc = job_fail(j, MPIMAP_ECRASH, "the job was killed at its walltime (%s)%s", how ? how : "?",
+                          *hint ? hint : "");
         else
             rc = job_fail(j, MPIMAP_ELAUNCH,
                           "the job ended without finishing the map (%s); job directory "
-                          "kept: %s%s%s",
-                          how ? how : "?", j->dir, log, j->batch ? j->log_path : "");
+                          "kept: %s%s%s%s",
+                          how ? how : "?", j->dir, log, j->batch ? j->log_path : "",
+                          *hint ? hint : "");
         free(how);
         free(crash);
         return rc;
@@ -1141,6 +1329,10 @@ int mpimap_ezmap_poll(mpimap_job *j)
         return MPIMAP_EINVAL;
     if (j->finished || !j->running)
         return j->rc;
+    if (j->done_before) {
+        j->done_before = 0;
+        return collect(j, 0);
+    }
     if (j->batch)
         return poll_batch(j);
     int st;
@@ -1156,21 +1348,22 @@ int mpimap_ezmap_wait(mpimap_job *j)
 {
     if (!j)
         return MPIMAP_EINVAL;
-    if (j->finished || !j->running)
-        return j->rc;
-    if (j->batch) {
-        int rc;
-        while ((rc = poll_batch(j)) == MPIMAP_EBUSY)
+    int rc;
+    while ((rc = mpimap_ezmap_poll(j)) == MPIMAP_EBUSY) {
+        if (j->batch || !j->running) {
             usleep(100000);
-        return rc;
+            continue;
+        }
+        int st;
+        pid_t p;
+        while ((p = waitpid(j->pid, &st, 0)) < 0 && errno == EINTR)
+            ;
+        if (p < 0)
+            return job_fail(j, MPIMAP_ELAUNCH, "waitpid: %s", strerror(errno));
+        if ((rc = collect(j, st)) != MPIMAP_EBUSY)
+            return rc;
     }
-    int st;
-    pid_t p;
-    while ((p = waitpid(j->pid, &st, 0)) < 0 && errno == EINTR)
-        ;
-    if (p < 0)
-        return job_fail(j, MPIMAP_ELAUNCH, "waitpid: %s", strerror(errno));
-    return collect(j, st);
+    return rc;
 }
 
 int mpimap_ezmap_cancel(mpimap_job *j)
@@ -1296,6 +1489,15 @@ int mpimap_job_state(mpimap_job *j, int *state, const char **detail)
     *state = j->state;
     *detail = j->state_detail;
     return rc == MPIMAP_EBUSY ? 0 : rc;
+}
+
+int mpimap_job_straggler(const mpimap_job *j, double floor, uint64_t *index, int *rank,
+                         char **host, double *seconds, double *median)
+{
+    *host = NULL;
+    if (!j || !j->dir || !j->running)
+        return 0;
+    return mpimap_recovery_straggler(j->dir, floor, index, rank, host, seconds, median);
 }
 
 int mpimap_ezmap_progress(mpimap_job *j, uint64_t *done, uint64_t *failed, uint64_t *total)

@@ -15,6 +15,13 @@ struct mpimap_driver_extra {
     int dry_run;    /* set everything up, render the command, start nothing */
     int output_fd;  /* >= 0: copy the results there (opts->output is NULL) */
     int detach;     /* schedulers: return once submitted, leave the job be */
+    /* Resume the job in this directory (the items without a result), the
+     * failed items too with retry_failed; opts describe it as first run. */
+    const char *resume_dir;
+    int retry_failed;
+    /* The command line, kept in the job directory (cmdline: the working
+     * directory, then the arguments, each ending with NUL) for --resume. */
+    const char *const *argv;
 };
 
 /* mpimap_ezmap_start() with the extras. On failure *job may still be set
@@ -50,6 +57,11 @@ int mpimap_job_state(mpimap_job *job, int *state, const char **detail);
 /* The state last seen while polling (0 for jobs not on a scheduler), and
  * the scheduler's detail; asks nothing. */
 int mpimap_job_last_state(const mpimap_job *job, const char **detail);
+
+/* An item that has run for longer than max(floor, 10 x the median item
+ * time): 1 and its details (*host malloc'd), else 0. */
+int mpimap_job_straggler(const mpimap_job *job, double floor, uint64_t *index, int *rank,
+                         char **host, double *seconds, double *median);
 
 /* Take up a scheduler's job from its directory, as written when it was
  * submitted: for `mpimap status` (peek: never collect) and `mpimap collect`

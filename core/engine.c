@@ -53,6 +53,21 @@ double mpimap_wallclock(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+uint64_t mpimap_runs_item(const mpimap_index_runs *r, uint64_t p)
+{
+    if (!r || !r->n)
+        return p;
+    size_t lo = 0, hi = r->n; /* the answer is in [lo, hi) */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->first[mid] <= p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return r->start[lo] + (p - r->first[lo]);
+}
+
 /* ---- accessors ---------------------------------------------------------- */
 
 MPI_Comm mpimap_engine_comm(const mpimap_engine *e) { return e->comm; }
@@ -242,7 +257,8 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
         uint64_t n = get_u64(p + off);
         if (n > len - off - 8 - 1)
             return MPIMAP_EINVAL;
-        mpimap_item item = {p + off + 8, (size_t)n, first + i};
+        mpimap_item item = {p + off + 8, (size_t)n,
+                            e->runs ? mpimap_runs_item(e->runs, first + i) : first + i};
         off += 8 + n + 1;
 
         size_t rec = results->len;
@@ -253,11 +269,12 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
         }
         results->len = rec + MPIMAP_RESULT_RECORD_HEADER;
         mpimap_result res = {results, results->len, 0, 0, NULL};
-        e->current = item.index;
         if (stale) {
             t0 = mpimap_now();
             stale = 0;
         }
+        e->started = t0;
+        e->current = item.index;
         int hrc = e->handler.run(e->handler.self, &item, &res);
         double t1 = mpimap_now();
         if (res.oom) {
@@ -298,7 +315,10 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
 
 /* ---- results (root) ----------------------------------------------------- */
 
-static int deliver(mpimap_engine *e, const unsigned char *p, size_t len)
+/* Call fn for each result of the set p (well formed: checked as it goes). */
+static int each_result(const mpimap_engine *e, const unsigned char *p, size_t len,
+                       int (*fn)(void *self, const mpimap_done *d), void *self,
+                       uint64_t *failed)
 {
     uint64_t first = get_u64(p), count = get_u64(p + 8);
     int rank = (int)get_u32(p + 16);
@@ -311,16 +331,28 @@ static int deliver(mpimap_engine *e, const unsigned char *p, size_t len)
         off += MPIMAP_RESULT_RECORD_HEADER;
         if (n > len - off)
             return MPIMAP_EINVAL;
-        mpimap_done d = {first + i, (int)get_u32(h), rank, get_f64(h + 8),
-                         get_f64(h + 16), p + off, (size_t)n};
+        uint64_t idx = e->runs ? mpimap_runs_item(e->runs, first + i) : first + i;
+        mpimap_done d = {idx, (int)get_u32(h), rank, get_f64(h + 8), get_f64(h + 16),
+                         p + off, (size_t)n};
         off += n;
-        if (d.status != MPIMAP_ITEM_OK)
-            e->failed++;
-        e->emitted++;
-        int rc = e->sink.put(e->sink.self, &d);
+        if (failed && d.status != MPIMAP_ITEM_OK)
+            (*failed)++;
+        int rc = fn(self, &d);
         if (rc < 0)
             return rc;
     }
+    return 0;
+}
+
+static int deliver(mpimap_engine *e, const unsigned char *p, size_t len)
+{
+    uint64_t first = get_u64(p), count = get_u64(p + 8);
+    uint64_t failed = 0;
+    int rc = each_result(e, p, len, e->sink.put, e->sink.self, &failed);
+    e->failed += failed;
+    if (rc < 0)
+        return rc;
+    e->emitted += count;
     if (!e->unordered)
         e->next_emit = first + count;
     return 0;
@@ -333,6 +365,13 @@ int mpimap_engine_emit(mpimap_engine *e, const void *results, size_t len)
         return MPIMAP_EINVAL;
     if (count == 0)
         return 0;
+    if (e->sink.arrive) {
+        int rc = each_result(e, results, len, e->sink.arrive, e->sink.self, NULL);
+        if (rc == 0 && e->sink.arrived)
+            rc = e->sink.arrived(e->sink.self);
+        if (rc < 0)
+            return rc;
+    }
     if (e->unordered)
         return deliver(e, results, len);
     if (first < e->next_emit)

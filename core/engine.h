@@ -60,11 +60,29 @@ typedef struct mpimap_done {
 } mpimap_done;
 
 /* Where the root's results go, in input order (or as they come with
- * unordered). put() returns 0 or a negative code that stops the map. */
+ * unordered). put() returns 0 or a negative code that stops the map.
+ * arrive() (optional) sees each result as soon as it reaches the root,
+ * before the ordering (the journal keeps it there), and arrived()
+ * (optional) is called once after each result set's arrivals. */
 typedef struct mpimap_sink {
     void *self;
     int (*put)(void *self, const mpimap_done *d);
+    int (*arrive)(void *self, const mpimap_done *d);
+    int (*arrived)(void *self);
 } mpimap_sink;
+
+/* Which items a pass over the input runs, when not all of them (a
+ * resumed job, a retry round): runs of consecutive item indices. Pass
+ * index p (what batches and result sets count) is item
+ * start[k] + (p - first[k]) for the last k with first[k] <= p; first[0]
+ * is 0 and len[k] = first[k+1] - first[k] (the last run: to the end). */
+typedef struct mpimap_index_runs {
+    uint64_t *start, *first;
+    size_t n;
+} mpimap_index_runs;
+
+/* The item index of pass index p. */
+uint64_t mpimap_runs_item(const mpimap_index_runs *r, uint64_t p);
 
 /* The result object a handler writes into (see mpimap_result_write()). */
 struct mpimap_result {
@@ -91,8 +109,12 @@ struct mpimap_engine {
     struct pending_set *pending;
     size_t npending, cappending;
     uint64_t emitted, failed;
-    /* the item being run now, for crash reports */
+    /* the item being run now (UINT64_MAX: none) and when it started
+     * (mpimap_now()), for crash reports and the watchdog */
     volatile uint64_t current;
+    volatile double started;
+    /* the items of this pass, or NULL for all (set after init) */
+    const mpimap_index_runs *runs;
 };
 
 /* Set up an engine. Every rank: comm, root, chunk, handler. Root: src and

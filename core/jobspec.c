@@ -39,6 +39,14 @@ static const struct key {
     {"colsep", K_STR, offsetof(struct mpimap_jobspec, colsep)},
     {"workdir", K_STR, offsetof(struct mpimap_jobspec, workdir)},
     {"verbose", K_INT, offsetof(struct mpimap_jobspec, verbose)},
+    {"retries", K_INT, offsetof(struct mpimap_jobspec, retries)},
+    {"retry_failed", K_INT, offsetof(struct mpimap_jobspec, retry_failed)},
+    {"timeout_ms", K_U64, offsetof(struct mpimap_jobspec, timeout_ms)},
+    {"journal_ms", K_U64, offsetof(struct mpimap_jobspec, journal_ms)},
+    {"no_journal", K_INT, offsetof(struct mpimap_jobspec, no_journal)},
+    {"count", K_INT, offsetof(struct mpimap_jobspec, count)},
+    {"driver_pid", K_U64, offsetof(struct mpimap_jobspec, driver_pid)},
+    {"driver_host", K_STR, offsetof(struct mpimap_jobspec, driver_host)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

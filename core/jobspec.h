@@ -9,9 +9,11 @@
  *   mpimap-jobspec 1              the first line, always
  *   input /data/in.txt            strings: input output joblog strategy
  *   chunk 100                         function_path function_symbol
- *   framing line                      function_init colsep workdir
- *   unordered 0                   unsigned decimal: chunk
- *   arg grep                      decimal int: unordered shell verbose
+ *   framing line                      function_init colsep workdir driver_host
+ *   unordered 0                   unsigned decimal: chunk timeout_ms journal_ms
+ *                                     driver_pid
+ *   arg grep                      decimal int: unordered shell verbose retries
+ *                                     retry_failed no_journal count
  *   arg -e                        framing: line | nul | binary
  *   arg {}                        arg: repeated, appends to command
  *
@@ -50,6 +52,14 @@ struct mpimap_jobspec {
     char *colsep;          /* column separator for {1} {2} ..., or NULL */
     char *workdir;         /* working directory of the items, or NULL */
     int verbose;
+    int retries;           /* run a failed item up to this many more times */
+    int retry_failed;      /* a resumed job reruns the items that failed */
+    uint64_t timeout_ms;   /* per item, 0 = none */
+    uint64_t journal_ms;   /* journal sync interval, 0 = the default */
+    int no_journal;        /* no journal: nothing resumable */
+    int count;             /* count the items first, for a progress line */
+    uint64_t driver_pid;   /* the `mpimap run` that waits for the job ... */
+    char *driver_host;     /* ... on this host (direct launches only) */
 };
 
 /* Free every field and zero the struct. NULL is fine. */

@@ -102,6 +102,14 @@ static void assert_same(const struct mpimap_jobspec *a, const struct mpimap_jobs
     assert_same_str("colsep", a->colsep, b->colsep);
     assert_same_str("workdir", a->workdir, b->workdir);
     ck_assert_int_eq(a->verbose, b->verbose);
+    ck_assert_int_eq(a->retries, b->retries);
+    ck_assert_int_eq(a->retry_failed, b->retry_failed);
+    ck_assert_uint_eq(a->timeout_ms, b->timeout_ms);
+    ck_assert_uint_eq(a->journal_ms, b->journal_ms);
+    ck_assert_int_eq(a->no_journal, b->no_journal);
+    ck_assert_int_eq(a->count, b->count);
+    ck_assert_uint_eq(a->driver_pid, b->driver_pid);
+    assert_same_str("driver_host", a->driver_host, b->driver_host);
 }
 
 static const char *const hostile[] = {
@@ -159,6 +167,14 @@ START_TEST(roundtrip_hostile)
     a.colsep = dup_str(hostile[(k + 7) % NHOSTILE]);
     a.workdir = dup_str(hostile[(k + 8) % NHOSTILE]);
     a.verbose = INT_MIN;
+    a.retries = INT_MAX;
+    a.retry_failed = 1;
+    a.timeout_ms = UINT64_MAX;
+    a.journal_ms = 1;
+    a.no_journal = 1;
+    a.count = 1;
+    a.driver_pid = 4242;
+    a.driver_host = dup_str(hostile[(k + 9) % NHOSTILE]);
 
     char *p = path_in("job.spec");
     ck_assert_int_eq(mpimap_jobspec_write(&a, p), 0);
@@ -199,7 +215,9 @@ START_TEST(roundtrip_defaults)
     ck_assert_int_eq(mpimap_jobspec_write(&a, p), 0);
     char *text = read_text(p);
     ck_assert_str_eq(text, "mpimap-jobspec 1\nchunk 0\nframing line\nunordered 0\n"
-                           "shell 0\nverbose 0\n");
+                           "shell 0\nverbose 0\nretries 0\nretry_failed 0\n"
+                           "timeout_ms 0\njournal_ms 0\nno_journal 0\ncount 0\n"
+                           "driver_pid 0\n");
     free(text);
     ck_assert_int_eq(mpimap_jobspec_read(&b, p, NULL), 0);
     assert_same(&a, &b);
@@ -212,7 +230,9 @@ START_TEST(roundtrip_defaults)
     ck_assert_int_eq(mpimap_jobspec_write(&a, p), 0);
     text = read_text(p);
     ck_assert_str_eq(text, "mpimap-jobspec 1\noutput\nchunk 0\nframing nul\n"
-                           "unordered 0\narg\nshell 0\nverbose 3\n");
+                           "unordered 0\narg\nshell 0\nverbose 3\nretries 0\n"
+                           "retry_failed 0\ntimeout_ms 0\njournal_ms 0\nno_journal 0\n"
+                           "count 0\ndriver_pid 0\n");
     free(text);
     ck_assert_int_eq(mpimap_jobspec_read(&b, p, NULL), 0);
     assert_same(&a, &b);

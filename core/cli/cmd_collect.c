@@ -56,7 +56,7 @@ int mpimap_cli_cmd_collect(int argc, char **argv)
     }
     if (optind != argc - 1)
         return mpimap_cli_usage_error("collect", usage, "give one job directory");
-    struct mpimap_driver_extra x = {0, STDOUT_FILENO, 0};
+    struct mpimap_driver_extra x = {.output_fd = STDOUT_FILENO};
     if (output && strcmp(output, "-") != 0)
         x.output_fd = -1;
     else
@@ -69,7 +69,7 @@ int mpimap_cli_cmd_collect(int argc, char **argv)
         mpimap_ezmap_free(job);
         return MPIMAP_CLI_LAUNCH;
     }
-    r = mpimap_cli_wait(job, !quiet && isatty(STDERR_FILENO));
+    r = mpimap_cli_wait(job, !quiet && isatty(STDERR_FILENO), quiet ? 0 : 60);
     int rc;
     if (r == 0 || r == MPIMAP_EITEMS) {
         if (!quiet)

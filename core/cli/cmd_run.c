@@ -77,6 +77,21 @@ static const char usage_options[] =
     "      --joblog FILE        a tab-separated line per item: index, rank, start,\n"
     "                           duration, status, reason\n"
     "      --workdir DIR        where the job directory is made (default: $TMPDIR)\n"
+    ;
+
+/* ... and its end. */
+static const char usage_failures[] =
+    "Failures (a journal in the job directory keeps every finished result):\n"
+    "      --retries N          run a failed item up to N more times (default 0)\n"
+    "      --timeout SECONDS    stop an item that runs longer; it fails \"timed out\"\n"
+    "      --max-restarts N     start the job again after a rank dies, up to N times\n"
+    "                           (default 2); an item that kills its rank twice fails\n"
+    "      --resume DIR         finish the job in DIR (after Ctrl-C, a kill, a walltime):\n"
+    "                           only items without a result run; same options as before\n"
+    "      --retry-failed       with --resume: run the failed items again too\n"
+    "      --watchdog SECONDS   name an item that has run longer than this and 10x the\n"
+    "                           median item (default 60)\n"
+    "      --no-journal         keep no journal (nothing to resume; a little faster)\n"
     "Control:\n"
     "      --dry-run            print the command that would start the job; start nothing\n"
     "  -v, --verbose            say what is started, and a summary at the end\n"
@@ -100,7 +115,8 @@ static const char usage_options[] =
     "Examples:\n"
     "  seq 100 | mpimap run -n 4 -- echo 'item {}'\n"
     "  mpimap run -n 8 -i files.txt -o sums.txt -- sha256sum {}\n"
-    "  mpimap run -n 2 -i numbers.txt --function ./libsquare.so:square\n";
+    "  mpimap run -n 2 -i numbers.txt --function ./libsquare.so:square\n"
+    "  mpimap run --resume /tmp/mpimap-Ab12Cd\n";
 
 enum {
     OPT_CHUNK = 256, OPT_LAUNCHER_ARG, OPT_HOSTFILE, OPT_FUNCTION_INIT, OPT_SHELL,
@@ -108,6 +124,10 @@ enum {
 };
 
 enum { OPT_REPORT = 512, OPT_REPORT_JSON };
+enum {
+    OPT_RETRIES = 1024, OPT_TIMEOUT, OPT_MAX_RESTARTS, OPT_RESUME, OPT_RETRY_FAILED,
+    OPT_WATCHDOG, OPT_NO_JOURNAL
+};
 enum {
     OPT_NODES = 768, OPT_PPN, OPT_CPR, OPT_WALLTIME, OPT_QUEUE, OPT_QOS, OPT_ACCOUNT,
     OPT_JOB_NAME, OPT_RESERVATION, OPT_MEM, OPT_EXPORT, OPT_SCHED_ARG, OPT_VIA, OPT_DETACH
@@ -148,6 +168,13 @@ static const struct option options[] = {
     {"via", required_argument, NULL, OPT_VIA},
     {"detach", no_argument, NULL, OPT_DETACH},
     {"report-json", required_argument, NULL, OPT_REPORT_JSON},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"max-restarts", required_argument, NULL, OPT_MAX_RESTARTS},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
+    {"watchdog", required_argument, NULL, OPT_WATCHDOG},
+    {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -187,145 +214,327 @@ static int show_report(mpimap_job *job, int table, const char *json, int rc)
     return rc;
 }
 
-int mpimap_cli_cmd_run(int argc, char **argv)
-{
+/* Everything the command line says. */
+struct run_args {
     mpimap_ezmap_options o;
-    memset(&o, 0, sizeof o);
-    o.input = "-";
-    struct mpimap_driver_extra x = {0, STDOUT_FILENO, 0};
-    mpimap_strv largs = {0}, exports = {0}, sched_args = {0};
-    char *error = NULL;
-    int verbose = 0, quiet = 0, c, rc = MPIMAP_CLI_OK;
-    unsigned long long num;
-    int report = 0;
-    const char *report_json = NULL;
-    const char *output = NULL;
+    struct mpimap_driver_extra x;
+    mpimap_strv largs, exports, sched_args;
+    int verbose, quiet, report, help;
+    const char *report_json, *output;
+    const char *resume;
+    double watchdog;
+    char *error;
+};
 
+/* A positive number of seconds, as for --timeout 2.5. */
+static int parse_seconds(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v > 0) || v > 1e9)
+        return mpimap_cli_usage_error("run", usage, "%s: '%s' is not a number of seconds",
+                                      opt, s);
+    *out = v;
+    return 0;
+}
+
+/* Parse argv into a (later options win); MPIMAP_CLI_OK or an exit status. */
+static int parse_args(struct run_args *a, int argc, char **argv)
+{
+    mpimap_ezmap_options *o = &a->o;
+    unsigned long long num;
+    int c, rc;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* glibc: start afresh (parse_args runs twice for --resume) */
     while ((c = getopt_long(argc, argv, "+:f:n:s:l:i:o:0vqh", options, NULL)) != -1) {
         switch (c) {
-        case 'f': o.function = optarg; break;
-        case OPT_FUNCTION_INIT: o.function_init = optarg; break;
-        case OPT_SHELL: o.shell = 1; break;
+        case 'f': o->function = optarg; break;
+        case OPT_FUNCTION_INIT: o->function_init = optarg; break;
+        case OPT_SHELL: o->shell = 1; break;
         case OPT_COLSEP:
-            if (!*optarg) {
-                rc = mpimap_cli_usage_error("run", usage, "--colsep: the separator is empty");
-                goto out;
-            }
-            o.colsep = optarg;
+            if (!*optarg)
+                return mpimap_cli_usage_error("run", usage, "--colsep: the separator is empty");
+            o->colsep = optarg;
             break;
         case 'n':
             if ((rc = parse_count("--np", optarg, 1000000, &num)) != 0)
-                goto out;
-            o.np = (int)num;
+                return rc;
+            o->np = (int)num;
             break;
-        case 's': o.strategy = optarg; break;
+        case 's': o->strategy = optarg; break;
         case OPT_CHUNK:
             if ((rc = parse_count("--chunk", optarg, (unsigned long long)1 << 40, &num)) != 0)
-                goto out;
-            o.chunk = (size_t)num;
+                return rc;
+            o->chunk = (size_t)num;
             break;
-        case 'l': o.launcher = optarg; break;
+        case 'l': o->launcher = optarg; break;
         case OPT_LAUNCHER_ARG:
-            if (mpimap_strv_push(&largs, optarg) < 0) {
-                rc = mpimap_cli_fail("run", "out of memory");
-                goto out;
-            }
+            if (mpimap_strv_push(&a->largs, optarg) < 0)
+                return mpimap_cli_fail("run", "out of memory");
             break;
-        case OPT_HOSTFILE: o.hostfile = optarg; break;
-        case 'i': o.input = optarg; break;
-        case 'o': output = optarg; break;
-        case '0': o.framing = MPIMAP_FRAME_NUL; break;
-        case OPT_BINARY: o.framing = MPIMAP_FRAME_BINARY; break;
-        case OPT_UNORDERED: o.unordered = 1; break;
-        case OPT_JOBLOG: o.joblog = optarg; break;
-        case OPT_WORKDIR: o.workdir = optarg; break;
-        case OPT_DRY_RUN: x.dry_run = 1; break;
-        case OPT_REPORT: report = 1; break;
-        case OPT_REPORT_JSON: report_json = optarg; break;
-        case 'v': verbose = 1; break;
-        case 'q': quiet = 1; break;
+        case OPT_HOSTFILE: o->hostfile = optarg; break;
+        case 'i': o->input = optarg; break;
+        case 'o': a->output = optarg; break;
+        case '0': o->framing = MPIMAP_FRAME_NUL; break;
+        case OPT_BINARY: o->framing = MPIMAP_FRAME_BINARY; break;
+        case OPT_UNORDERED: o->unordered = 1; break;
+        case OPT_JOBLOG: o->joblog = optarg; break;
+        case OPT_WORKDIR: o->workdir = optarg; break;
+        case OPT_DRY_RUN: a->x.dry_run = 1; break;
+        case OPT_REPORT: a->report = 1; break;
+        case OPT_REPORT_JSON: a->report_json = optarg; break;
+        case 'v': a->verbose = 1; break;
+        case 'q': a->quiet = 1; break;
         case OPT_NODES:
-            if (mpimap_parse_nodestring(optarg, &o.nodes, &o.ppn, &o.cpus_per_rank, &error) < 0) {
-                rc = mpimap_cli_usage_error("run", usage, "--nodes: %s", error);
-                goto out;
-            }
+            free(a->error);
+            a->error = NULL;
+            if (mpimap_parse_nodestring(optarg, &o->nodes, &o->ppn, &o->cpus_per_rank,
+                                        &a->error) < 0)
+                return mpimap_cli_usage_error("run", usage, "--nodes: %s", a->error);
             break;
         case OPT_PPN:
         case OPT_CPR:
             if ((rc = parse_count(c == OPT_PPN ? "--ppn" : "--cpus-per-rank", optarg, 1000000,
                                   &num)) != 0)
-                goto out;
-            *(c == OPT_PPN ? &o.ppn : &o.cpus_per_rank) = (int)num;
+                return rc;
+            *(c == OPT_PPN ? &o->ppn : &o->cpus_per_rank) = (int)num;
             break;
         case OPT_WALLTIME:
-            if (mpimap_parse_walltime(optarg, &o.walltime, &error) < 0) {
-                rc = mpimap_cli_usage_error("run", usage, "--walltime: %s", error);
-                goto out;
-            }
+            free(a->error);
+            a->error = NULL;
+            if (mpimap_parse_walltime(optarg, &o->walltime, &a->error) < 0)
+                return mpimap_cli_usage_error("run", usage, "--walltime: %s", a->error);
             break;
-        case OPT_QUEUE: o.queue = optarg; break;
-        case OPT_QOS: o.qos = optarg; break;
-        case OPT_ACCOUNT: o.account = optarg; break;
-        case OPT_JOB_NAME: o.job_name = optarg; break;
-        case OPT_RESERVATION: o.reservation = optarg; break;
-        case OPT_MEM: o.mem = optarg; break;
+        case OPT_QUEUE: o->queue = optarg; break;
+        case OPT_QOS: o->qos = optarg; break;
+        case OPT_ACCOUNT: o->account = optarg; break;
+        case OPT_JOB_NAME: o->job_name = optarg; break;
+        case OPT_RESERVATION: o->reservation = optarg; break;
+        case OPT_MEM: o->mem = optarg; break;
         case OPT_EXPORT:
         case OPT_SCHED_ARG:
-            if (mpimap_strv_push(c == OPT_EXPORT ? &exports : &sched_args, optarg) < 0) {
-                rc = mpimap_cli_fail("run", "out of memory");
-                goto out;
-            }
+            if (mpimap_strv_push(c == OPT_EXPORT ? &a->exports : &a->sched_args, optarg) < 0)
+                return mpimap_cli_fail("run", "out of memory");
             break;
-        case OPT_VIA: o.via = optarg; break;
-        case OPT_DETACH: x.detach = 1; break;
-        case 'h':
-            fputs(usage, stdout);
-            fputs(usage_options, stdout);
-            goto out;
+        case OPT_VIA: o->via = optarg; break;
+        case OPT_DETACH: a->x.detach = 1; break;
+        case OPT_RETRIES:
+            if (strcmp(optarg, "0") == 0) {
+                o->retries = 0;
+                break;
+            }
+            if ((rc = parse_count("--retries", optarg, 14, &num)) != 0)
+                return rc;
+            o->retries = (int)num;
+            break;
+        case OPT_MAX_RESTARTS:
+            if (strcmp(optarg, "0") == 0) {
+                o->max_restarts = -1;
+                break;
+            }
+            if ((rc = parse_count("--max-restarts", optarg, 1000, &num)) != 0)
+                return rc;
+            o->max_restarts = (int)num;
+            break;
+        case OPT_TIMEOUT:
+            if ((rc = parse_seconds("--timeout", optarg, &o->timeout)) != 0)
+                return rc;
+            break;
+        case OPT_WATCHDOG:
+            if ((rc = parse_seconds("--watchdog", optarg, &a->watchdog)) != 0)
+                return rc;
+            break;
+        case OPT_RESUME: a->resume = optarg; break;
+        case OPT_RETRY_FAILED: a->x.retry_failed = 1; break;
+        case OPT_NO_JOURNAL: o->no_journal = 1; break;
+        case 'h': a->help = 1; return MPIMAP_CLI_OK;
         case ':':
-            rc = mpimap_cli_usage_error("run", usage, "option '%s' needs a value", argv[optind - 1]);
-            goto out;
+            return mpimap_cli_usage_error("run", usage, "option '%s' needs a value",
+                                          argv[optind - 1]);
         default:
             if (optopt)
-                rc = mpimap_cli_usage_error("run", usage, "unknown option '-%c'", optopt);
-            else
-                rc = mpimap_cli_usage_error("run", usage, "unknown option '%s'", argv[optind - 1]);
-            goto out;
+                return mpimap_cli_usage_error("run", usage, "unknown option '-%c'", optopt);
+            return mpimap_cli_usage_error("run", usage, "unknown option '%s'",
+                                          argv[optind - 1]);
         }
     }
     if (optind < argc)
-        o.command = (const char *const *)(argv + optind);
-    if (!o.function && !o.command) {
+        o->command = (const char *const *)(argv + optind);
+    return MPIMAP_CLI_OK;
+}
+
+/* An absolute path for a path given relative to the directory we are in
+ * (for --resume, which changes to the first run's directory). */
+static char *absolute_here(const char *path)
+{
+    if (!path || path[0] == '/' || !strcmp(path, "-"))
+        return path ? strdup(path) : NULL;
+    char *cwd = getcwd(NULL, 0), *p = NULL;
+    if (cwd && asprintf(&p, "%s/%s", cwd, path) < 0)
+        p = NULL;
+    free(cwd);
+    return p;
+}
+
+/* --resume DIR: the command line of DIR's first run (DIR/cmdline), parsed
+ * in that run's directory; then the options given now, on top. */
+static int load_resume(struct run_args *a, int argc, char **argv, char **buf,
+                       char ***sargv, char **keep)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/cmdline", a->resume) < 0)
+        return mpimap_cli_fail("run", "out of memory");
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int rc = mpimap_cli_fail("run", "--resume: cannot read '%s': %s (is '%s' the job "
+                                        "directory of an `mpimap run`?)",
+                                 path, strerror(errno), a->resume);
+        free(path);
+        return rc;
+    }
+    size_t cap = 0, len = 0;
+    ssize_t n;
+    char chunk[4096];
+    while ((n = (ssize_t)fread(chunk, 1, sizeof chunk, f)) > 0) {
+        char *p = realloc(*buf, len + (size_t)n + 1);
+        if (!p) {
+            fclose(f);
+            free(path);
+            return mpimap_cli_fail("run", "out of memory");
+        }
+        *buf = p;
+        memcpy(*buf + len, chunk, (size_t)n);
+        len += (size_t)n;
+        cap = len;
+    }
+    fclose(f);
+    (void)cap;
+    size_t nargs = 0;
+    for (size_t i = 0; i < len; i++)
+        nargs += (*buf)[i] == '\0';
+    if (nargs < 1 || (*buf)[len - 1] != '\0') {
+        int rc = mpimap_cli_fail("run", "--resume: '%s' is damaged", path);
+        free(path);
+        return rc;
+    }
+    free(path);
+    /* The paths given now stay where they are meant. */
+    const char **fix[] = {&a->output, &a->report_json, &a->o.joblog, &a->o.hostfile};
+    for (size_t i = 0; i < sizeof fix / sizeof fix[0]; i++) {
+        if (!*fix[i])
+            continue;
+        char *abs = absolute_here(*fix[i]);
+        if (!abs)
+            return mpimap_cli_fail("run", "out of memory");
+        keep[i] = abs;
+        *fix[i] = abs;
+    }
+    *sargv = calloc(nargs + 1, sizeof **sargv);
+    if (!*sargv)
+        return mpimap_cli_fail("run", "out of memory");
+    (*sargv)[0] = "run";
+    char *at = *buf + strlen(*buf) + 1; /* after the directory */
+    for (size_t i = 1; i < nargs; i++) {
+        (*sargv)[i] = at;
+        at += strlen(at) + 1;
+    }
+    if (chdir(*buf) != 0)
+        return mpimap_cli_fail("run", "--resume: cannot change to '%s', where the job was "
+                                      "started: %s",
+                               *buf, strerror(errno));
+    /* The first run's options, then today's on top (with their paths made
+     * absolute above). */
+    struct run_args now = *a;
+    memset(&a->o, 0, sizeof a->o);
+    a->o.input = "-";
+    a->output = a->report_json = NULL;
+    mpimap_strv_free(&a->largs);
+    mpimap_strv_free(&a->exports);
+    mpimap_strv_free(&a->sched_args);
+    int rc = parse_args(a, (int)nargs, *sargv);
+    const char *const *command = a->o.command;
+    if (rc == MPIMAP_CLI_OK)
+        rc = parse_args(a, argc, argv);
+    if (rc != MPIMAP_CLI_OK)
+        return rc;
+    a->o.command = command;
+    if (now.output)
+        a->output = now.output;
+    if (now.report_json)
+        a->report_json = now.report_json;
+    if (now.o.joblog)
+        a->o.joblog = now.o.joblog;
+    if (now.o.hostfile)
+        a->o.hostfile = now.o.hostfile;
+    return MPIMAP_CLI_OK;
+}
+
+int mpimap_cli_cmd_run(int argc, char **argv)
+{
+    struct run_args a;
+    memset(&a, 0, sizeof a);
+    a.o.input = "-";
+    a.x.output_fd = STDOUT_FILENO;
+    a.watchdog = 60;
+    mpimap_ezmap_options *o = &a.o;
+    struct mpimap_driver_extra *x = &a.x;
+    char *resume_buf = NULL, **resume_argv = NULL, *keep[4] = {NULL, NULL, NULL, NULL};
+    int rc = parse_args(&a, argc, argv);
+    if (rc != MPIMAP_CLI_OK)
+        goto out;
+    if (a.help) {
+        fputs(usage, stdout);
+        fputs(usage_options, stdout);
+        fputs(usage_failures, stdout);
+        goto out;
+    }
+    if (a.x.retry_failed && !a.resume) {
+        rc = mpimap_cli_usage_error("run", usage, "--retry-failed goes with --resume DIR");
+        goto out;
+    }
+    if (a.resume) {
+        if (o->command || o->function) {
+            rc = mpimap_cli_usage_error("run", usage,
+                                        "--resume runs the job as it was started: give no "
+                                        "COMMAND or --function with it");
+            goto out;
+        }
+        if ((rc = load_resume(&a, argc, argv, &resume_buf, &resume_argv, keep)) != 0)
+            goto out;
+        x->resume_dir = a.resume;
+    } else {
+        x->argv = (const char *const *)(argv + 1);
+    }
+    if (!o->function && !o->command) {
         rc = mpimap_cli_usage_error("run", usage,
                                     "nothing to run: give a COMMAND after -- or --function LIB:SYMBOL");
         goto out;
     }
-    if (o.function && o.command) {
+    if (o->function && o->command) {
         rc = mpimap_cli_usage_error("run", usage, "give --function or a COMMAND, not both");
         goto out;
     }
-    if (o.shell && (!o.command || o.command[1])) {
+    if (o->shell && (!o->command || o->command[1])) {
         rc = mpimap_cli_usage_error("run", usage,
                                     "--shell takes exactly one script after -- (the item is $1)");
         goto out;
     }
-    if (output && strcmp(output, "-") != 0) {
-        o.output = output;
-        x.output_fd = -1;
+    if (a.output && strcmp(a.output, "-") != 0) {
+        o->output = a.output;
+        x->output_fd = -1;
     }
-    if (largs.n)
-        o.launcher_args = (const char *const *)largs.v;
-    if (exports.n)
-        o.exports = (const char *const *)exports.v;
-    if (sched_args.n)
-        o.sched_args = (const char *const *)sched_args.v;
+    if (a.largs.n)
+        o->launcher_args = (const char *const *)a.largs.v;
+    if (a.exports.n)
+        o->exports = (const char *const *)a.exports.v;
+    if (a.sched_args.n)
+        o->sched_args = (const char *const *)a.sched_args.v;
     int tty = isatty(STDERR_FILENO);
-    o.progress = tty && !quiet;
+    o->progress = tty && !a.quiet;
 
     mpimap_job *job = NULL;
-    int r = mpimap_driver_start(&o, &x, NULL, 0, &job);
+    int r = mpimap_driver_start(o, x, NULL, 0, &job);
     if (r < 0) {
         rc = mpimap_cli_fail("run", "%s", mpimap_job_error(job) ? mpimap_job_error(job)
                                                                 : mpimap_strerror(r));
@@ -333,19 +542,19 @@ int mpimap_cli_cmd_run(int argc, char **argv)
         mpimap_ezmap_free(job);
         goto out;
     }
-    if (x.dry_run) {
+    if (x->dry_run) {
         printf("%s\n", mpimap_job_command(job));
-        if (!quiet)
+        if (!a.quiet)
             fprintf(stderr, "mpimap: dry run (launcher %s): nothing started; job directory "
                             "kept: %s\n",
                     mpimap_job_launcher(job), mpimap_job_dir(job));
         mpimap_ezmap_free(job);
         goto out;
     }
-    if (mpimap_job_id(job) && (!quiet || x.detach))
+    if (mpimap_job_id(job) && (!a.quiet || x->detach))
         fprintf(stderr, "mpimap: submitted %s job %s; job directory %s\n",
                 mpimap_job_launcher(job), mpimap_job_id(job), mpimap_job_dir(job));
-    if (x.detach) {
+    if (x->detach) {
         printf("%s\n", mpimap_job_dir(job)); /* for scripts: DIR=$(mpimap run --detach ...) */
         fprintf(stderr, "mpimap: detached; `mpimap status %s` tells how it goes and "
                         "`mpimap collect %s` writes the results\n",
@@ -354,16 +563,16 @@ int mpimap_cli_cmd_run(int argc, char **argv)
         mpimap_ezmap_free(job);
         goto out;
     }
-    if (verbose)
+    if (a.verbose)
         fprintf(stderr, "mpimap: launcher %s: %s\nmpimap: job directory %s\n",
                 mpimap_job_launcher(job), mpimap_job_command(job), mpimap_job_dir(job));
-    r = mpimap_cli_wait(job, o.progress);
+    r = mpimap_cli_wait(job, tty && !a.quiet, a.quiet ? 0 : a.watchdog);
     if (r == 0 || r == MPIMAP_EITEMS) {
-        if (!quiet)
-            mpimap_cli_summary(job, r, verbose);
+        if (!a.quiet)
+            mpimap_cli_summary(job, r, a.verbose);
         rc = r == 0 ? MPIMAP_CLI_OK : MPIMAP_CLI_FAILURE;
-        if (report || report_json)
-            rc = show_report(job, report, report_json, rc);
+        if (a.report || a.report_json)
+            rc = show_report(job, a.report, a.report_json, rc);
     } else {
         mpimap_cli_fail("run", "%s", mpimap_job_error(job) ? mpimap_job_error(job)
                                                            : mpimap_strerror(r));
@@ -371,9 +580,13 @@ int mpimap_cli_cmd_run(int argc, char **argv)
     }
     mpimap_ezmap_free(job);
 out:
-    free(error);
-    mpimap_strv_free(&exports);
-    mpimap_strv_free(&sched_args);
-    mpimap_strv_free(&largs);
+    free(a.error);
+    free(resume_buf);
+    free(resume_argv);
+    for (size_t i = 0; i < 4; i++)
+        free(keep[i]);
+    mpimap_strv_free(&a.exports);
+    mpimap_strv_free(&a.sched_args);
+    mpimap_strv_free(&a.largs);
     return rc;
 }

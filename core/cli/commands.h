@@ -56,7 +56,7 @@ int mpimap_cli_cmd_collect(int argc, char **argv);
 typedef struct mpimap_job mpimap_job;
 /* Wait for the job, drawing a progress line when show_progress; Ctrl-C and
  * SIGTERM cancel it. Returns what mpimap_ezmap_poll() finally returned. */
-int mpimap_cli_wait(mpimap_job *job, int show_progress);
+int mpimap_cli_wait(mpimap_job *job, int show_progress, double watchdog);
 /* The failed items (or, verbose, a line that all succeeded) on stderr. */
 void mpimap_cli_summary(mpimap_job *job, int rc, int verbose);
 

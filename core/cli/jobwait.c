@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <mpimap/mpimap.h>
@@ -48,10 +49,36 @@ static void progress_line(mpimap_job *job, double t0, int *shown)
     *shown = 1;
 }
 
-/* Wait for the job, drawing the progress line; Ctrl-C and SIGTERM stop the
- * job and keep what is done. */
-int mpimap_cli_wait(mpimap_job *job, int show_progress)
+/* "mpimap: item 7 has run 12m05s on rank 1 (node3), 40x the median 18.2s",
+ * once per item. */
+static void watchdog_line(mpimap_job *job, double floor, uint64_t *named, int *shown)
 {
+    uint64_t index;
+    int rank;
+    char *host = NULL;
+    double secs, median;
+    if (mpimap_job_straggler(job, floor, &index, &rank, &host, &secs, &median) == 1 &&
+        index != *named) {
+        *named = index;
+        if (*shown)
+            fputs("\r\033[K", stderr);
+        long s = (long)secs;
+        fprintf(stderr, "mpimap: item %" PRIu64 " has run %ldm%02lds on rank %d (%s)", index,
+                s / 60, s % 60, rank, host ? host : "?");
+        if (median > 0)
+            fprintf(stderr, ", %.0fx the median %.3gs", secs / median, median);
+        fputs("\n", stderr);
+    }
+    free(host);
+}
+
+/* Wait for the job, drawing the progress line and naming items that run
+ * far longer than the others (watchdog: the floor in seconds, 0 = never);
+ * Ctrl-C and SIGTERM stop the job and keep what is done. */
+int mpimap_cli_wait(mpimap_job *job, int show_progress, double watchdog)
+{
+    uint64_t named = UINT64_MAX;
+    int ticks = 0;
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -74,6 +101,8 @@ int mpimap_cli_wait(mpimap_job *job, int show_progress)
             rc = mpimap_ezmap_poll(job);
             break;
         }
+        if (watchdog > 0 && ++ticks % 8 == 0) /* every 2 s */
+            watchdog_line(job, watchdog, &named, &shown);
         if (show_progress)
             progress_line(job, t0, &shown);
     }

@@ -1,10 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # run_crash.sh - a handler that kills its rank (SIGSEGV, abort()) under
-# mpirun and the serial launcher: the run ends promptly (well inside the
-# 60 s timeout) with exit 4, standard error names the item index and the
-# rank, the job directory is kept with the crash report and its path is
-# printed, and -o FILE is not written. A successful run keeps nothing.
+# mpirun and the serial launcher. With --max-restarts 0 the run ends
+# promptly (well inside the 60 s timeout) with exit 4, standard error names
+# the item index and the rank, the job directory is kept with the crash
+# report and its path is printed with the command that resumes it, and -o
+# FILE is not written. By default the job is started again for the items
+# left, and an item that kills its rank twice is a failed item: the map
+# finishes everything else (exit 1). A successful run keeps nothing.
 set -euo pipefail
 . "$4/lib.sh"
 
@@ -19,7 +22,7 @@ crash_case() {
     shift 6
     rm -f "$T/result.txt"
     local t0=$SECONDS
-    mm 4 "$T/out" "$T/err" "$@" -i "$input" -o "$T/result.txt" \
+    mm 4 "$T/out" "$T/err" --max-restarts 0 "$@" -i "$input" -o "$T/result.txt" \
         --function "$H/libcrash.so:$sym"
     local took=$((SECONDS - t0))
     [ $took -le 30 ] || fail "$what: took $took s to end"
@@ -36,7 +39,7 @@ crash_case() {
     dirs=$(ls -d "$WD"/mpimap-*) || fail "$what: no job directory kept"
     [ "$(echo "$dirs" | wc -l)" = 1 ] || fail "$what: several job directories: $dirs"
     [ -d "$dirs" ] || fail "$what: $dirs is not a directory"
-    has "$T/err" "Results finished before are in $dirs/results.partial" "$what"
+    has "$T/err" "; resume with: mpimap run --resume $dirs" "$what"
     [ -f "$dirs/spec" ] || fail "$what: the kept job directory has no spec"
     local n
     n=$(grep -l "died of signal $sig" "$dirs"/crash.* | wc -l)
@@ -66,7 +69,8 @@ crash_case "serial, abort()" "$T/abort.in" abort_on 6 "Aborted" 0 -l serial
 # What was finished before the crash is kept as results.partial, in order:
 # the root writes results out about every 0.25 s, so it holds the first k
 # results (k may be 0 here, the job being short), never anything else.
-mm 4 "$T/out" "$T/err" -n 1 --chunk 1 -i "$T/segv.in" --function "$H/libcrash.so:segv"
+mm 4 "$T/out" "$T/err" --max-restarts 0 -n 1 --chunk 1 -i "$T/segv.in" \
+    --function "$H/libcrash.so:segv"
 dir=$(ls -d "$WD"/mpimap-*)
 [ -f "$dir/results.partial" ] || fail "-n 1: no results.partial in $dir"
 prefix_ok=0
@@ -76,7 +80,31 @@ for k in 0 1 2 3 4 5; do
 done
 [ $prefix_ok = 1 ] || { od -c "$dir/results.partial" | head >&2; fail "results.partial is not the first k results"; }
 ok "-n 1: results.partial holds the first $(wc -l <"$dir/results.partial") results, in order"
+# ... and --resume finishes it: allowed to restart now, item 5 kills its
+# rank a second time and becomes a failed item; all others are there.
+mm 1 "$T/out" "$T/err" --resume "$dir" --max-restarts 2
+printf 'a\nb\nc\nd\ne\n\ng\nh\n' >"$T/ref"
+same "$T/ref" "$T/out" "--resume after a crash"
+grep -Eq "^  item 5 \(rank 0\): rank 0 \(pid [0-9]+ on [^)]+\) died of signal 11 \(Segmentation fault\) while running item 5\$" "$T/err" ||
+    { cat "$T/err" >&2; fail "--resume: item 5 is not reported failed by its rank's death"; }
+[ ! -e "$dir" ] || fail "--resume: the job directory was kept after success"
+ok "--resume of the crashed job: every other item, item 5 failed, directory removed"
 clean_wd
+
+# By default a dead rank's job is started again (twice at most), and the
+# item that killed its rank twice fails: the map ends with exit 1.
+printf 'a\nb\nc\nd\ne\n\ng\nh\n' >"$T/ref"
+for args in "-n 3 -s pool --chunk 1" "-n 2 -s scatter" "-n 3 -s guided" "-n 3 -s steal" "-l serial"; do
+    # shellcheck disable=SC2086
+    mm 1 "$T/out" "$T/err" $args -i "$T/segv.in" --function "$H/libcrash.so:segv"
+    same "$T/ref" "$T/out" "$args: a crashing item among others"
+    has "$T/err" "(restart 1 of 2)" "$args"
+    has "$T/err" "(restart 2 of 2)" "$args"
+    has "$T/err" "mpimap: 1 of 8 items failed:" "$args"
+    grep -Eq "^  item 5 \(rank [0-9]\): rank [0-9] \(pid [0-9]+ on [^)]+\) died of signal 11 \(Segmentation fault\) while running item 5\$" "$T/err" ||
+        { cat "$T/err" >&2; fail "$args: item 5 is not reported failed by its rank's death"; }
+    ok "$args: the job restarts twice, item 5 fails, the 7 others are done (exit 1)"
+done
 
 # SIGTERM to `mpimap run` stops the job: exit 4, the job directory kept,
 # and none of its commands keeps running.
@@ -104,7 +132,7 @@ for launcher in mpirun serial; do
     [ $took -le 10 ] || fail "$launcher: SIGTERM: took $took s to end"
     has "$T/err" "mpimap: terminated: stopping the job..." "$launcher: SIGTERM"
     dir=$(ls -d "$WD"/mpimap-*) || fail "$launcher: SIGTERM: no job directory kept"
-    has "$T/err" "cancelled; results finished so far are in $dir/results.partial" \
+    has "$T/err" "cancelled; every finished result is kept in $dir; resume with: mpimap run --resume $dir" \
         "$launcher: SIGTERM"
     sleep 0.5
     [ "$(running)" = 0 ] || fail "$launcher: SIGTERM: $(running) 'sleep $TOKEN' still run"

@@ -188,6 +188,11 @@ typedef struct mpimap_ezmap_options {
     const char *const *sched_args; /* NULL-terminated scheduler directives */
     const char *via;          /* batch launchers: the direct launcher inside
                                * the job (NULL = the scheduler's default) */
+    /* Failures (see `mpimap run --help`). */
+    int retries;              /* run a failed item up to this many more times */
+    double timeout;           /* seconds an item may run; 0 = no limit */
+    int max_restarts;         /* restarts after a dead rank; 0 = 2, < 0 = none */
+    int no_journal;           /* keep no journal: nothing can be resumed */
 } mpimap_ezmap_options;
 
 /* A started map; opaque. */
