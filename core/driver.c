@@ -1253,6 +1253,10 @@ static int collect(mpimap_job *j, int wstatus)
         else if (j->batch && j->state == MPIMAP_JOB_TIMEOUT)
             rc = job_fail(j, MPIMAP_ECRASH, "the job was killed at its walltime (%s)%s", how ? how : "?",
                           *hint ? hint : "");
+        else if (!file_in_dir(j, "error") && mpimap_recovery_journals(j->dir) > j->journals)
+            /* The map had started, and did not stop for a reason of its own. */
+            rc = job_fail(j, MPIMAP_ECRASH, "the job died before the end (%s)%s%s%s", how ? how : "?",
+                          log, j->batch ? j->log_path : "", *hint ? hint : "");
         else
             rc = job_fail(j, MPIMAP_ELAUNCH,
                           "the job ended without finishing the map (%s); job directory "

@@ -1,0 +1,202 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# run_recover.sh - maps killed the way users' jobs get killed, then
+# finished: a rank killed with SIGKILL at a random moment of a 10,000-item
+# map on 3 ranks, 20 times over (half restarted by mpimap run itself, half
+# ended and resumed with --resume), the driver killed with SIGKILL, Ctrl-C,
+# a torn and a garbled journal; every time the output equals the serial
+# reference byte for byte, and no item ran more than twice. Also retries,
+# per-item timeouts (command and function), the watchdog line, and results
+# that cannot be written.
+set -euo pipefail
+. "$4/lib.sh"
+
+N=10000
+seq 0 $((N - 1)) >"$T/items"
+mkdir "$T/runs"
+export MPIMAP_TEST_RUNLOG=$T/runs/log
+# The serial reference (the serial launcher: no MPI at all).
+mm 0 "$T/ref" "$T/err" -l serial -i "$T/items" --function "$H/librunlog.so:runlog"
+[ "$(wc -l <"$T/ref")" = $N ] || fail "the serial reference has $(wc -l <"$T/ref") lines"
+[ "$(sed -n '8p' "$T/ref")" = "=7" ] || fail "the serial reference is not what runlog gives"
+rm -f "$T"/runs/log.*
+ok "serial reference: $N items"
+
+# The ranks of the job running in $WD (procps may be missing: /proc).
+worker_pids() {
+    local p c
+    for p in /proc/[0-9]*; do
+        c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+        case "$c" in "$MPIMAP_WORKER $WD/"*) echo "${p#/proc/}" ;; esac
+    done
+}
+wait_for_workers() {
+    local t0=$SECONDS
+    until [ -n "$(worker_pids)" ]; do
+        [ $((SECONDS - t0)) -lt 60 ] || fail "$1: the ranks did not start"
+        sleep 0.05
+    done
+}
+# No item ran more than twice (the runs of every rank, from runlog).
+at_most_twice() {
+    local worst
+    worst=$(cat "$T"/runs/log.* | awk '{ n[$1]++ } END { m = 0; for (i in n) if (n[i] > m) m = n[i]; print m }')
+    [ "${worst:-0}" -le 2 ] || fail "$1: an item ran $worst times"
+    rm -f "$T"/runs/log.*
+}
+# A random pause of 0 to 0.8 s.
+pause() { sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", r / 40960 }')"; }
+
+# ---- a rank killed with SIGKILL, 20 times (RECOVER_TRIALS) -------------------------
+export MPIMAP_TEST_SPIN_US=500 # about 2 s of work on 3 ranks
+landed=0
+for k in $(seq 1 ${RECOVER_TRIALS:-20}); do
+    auto=$((k % 2))
+    opts=(-n 3 -i "$T/items" -o "$T/out" --function "$H/librunlog.so:runlog")
+    [ $auto = 1 ] || opts=(--max-restarts 0 "${opts[@]}")
+    rm -f "$T/out"
+    timeout 300 "$MPIMAP" run --workdir "$WD" "${opts[@]}" 2>"$T/err" &
+    pid=$!
+    wait_for_workers "trial $k"
+    pause
+    mapfile -t pids < <(worker_pids)
+    victim=
+    if [ ${#pids[@]} -gt 0 ]; then
+        victim=${pids[$((RANDOM % ${#pids[@]}))]}
+        kill -9 "$victim" 2>/dev/null || victim=
+    fi
+    rc=0
+    wait $pid || rc=$?
+    if [ $auto = 1 ]; then
+        [ $rc = 0 ] || { cat "$T/err" >&2; fail "trial $k: exit $rc after a rank was killed"; }
+        grep -q "(restart 1 of 2)" "$T/err" && landed=$((landed + 1))
+    elif [ $rc = 4 ]; then
+        landed=$((landed + 1))
+        has "$T/err" "resume with: mpimap run --resume $WD/mpimap-" "trial $k"
+        dir=$(sed -n 's/.*resume with: mpimap run --resume //p' "$T/err" | tail -1)
+        mm 0 "$T/o" "$T/err" --resume "$dir"
+        empty "$T/o" "trial $k: --resume with -o: standard output"
+    else
+        [ $rc = 0 ] || { cat "$T/err" >&2; fail "trial $k: exit $rc"; }
+    fi
+    same "$T/ref" "$T/out" "trial $k (rank pid ${victim:-none} killed)"
+    at_most_twice "trial $k"
+    [ -z "$(ls -A "$WD")" ] || fail "trial $k: job directory left: $(ls -A "$WD")"
+done
+[ $landed -ge $(( ${RECOVER_TRIALS:-20} / 2 )) ] || fail "only $landed of ${RECOVER_TRIALS:-20} kills hit a running map"
+ok "a rank killed by SIGKILL at random: $landed of ${RECOVER_TRIALS:-20} kills mid-map; output = serial reference every time, no item ran more than twice"
+
+# ---- the driver killed with SIGKILL ---------------------------------------------------
+rm -f "$T/out"
+# (no `timeout` around these: the signals are for mpimap run itself)
+"$MPIMAP" run --workdir "$WD" -n 3 -i "$T/items" -o "$T/out" \
+    --function "$H/librunlog.so:runlog" 2>"$T/err" &
+pid=$!
+wait_for_workers "driver kill"
+pause
+kill -9 $pid
+wait $pid || true
+# Its ranks notice and stop: a killed mpimap run leaves nothing running.
+t0=$SECONDS
+until [ -z "$(worker_pids)" ]; do
+    [ $((SECONDS - t0)) -lt 20 ] || fail "driver kill: the ranks still run after 20 s"
+    sleep 0.2
+done
+stopped=$((SECONDS - t0))
+dir=$(ls -d "$WD"/mpimap-*) || fail "driver kill: no job directory"
+[ ! -e "$T/out" ] || fail "driver kill: -o FILE exists before the resume"
+mm 0 "$T/o" "$T/err" --resume "$dir"
+same "$T/ref" "$T/out" "--resume after the driver was killed"
+at_most_twice "driver kill"
+ok "driver killed by SIGKILL: its ranks stop within $stopped s; --resume finishes the map"
+
+# ---- Ctrl-C, then a torn and a garbled journal ----------------------------------------
+for damage in none torn garbled; do
+    rm -f "$T/out"
+    "$MPIMAP" run --workdir "$WD" -n 2 -i "$T/items" -o "$T/out" \
+        --function "$H/librunlog.so:runlog" 2>"$T/err" &
+    pid=$!
+    wait_for_workers "Ctrl-C"
+    sleep 0.5
+    kill -INT $pid
+    rc=0
+    wait $pid || rc=$?
+    [ $rc = 4 ] || { cat "$T/err" >&2; fail "Ctrl-C: exit $rc, not 4"; }
+    dir=$(ls -d "$WD"/mpimap-*)
+    has "$T/err" "cancelled; every finished result is kept in $dir; resume with: mpimap run --resume $dir" "Ctrl-C"
+    j=$dir/journal.0
+    size=$(stat -c %s "$j")
+    case $damage in
+    torn) # the last record cut short, as by a crash in the middle of a write
+        [ "$size" -gt 100 ] && truncate -s $((size - 7)) "$j" ;;
+    garbled) # a byte of the first record's payload flipped, and junk after the end
+        printf '\377' | dd of="$j" bs=1 seek=40 conv=notrunc status=none
+        head -c 300 /dev/urandom >>"$j" ;;
+    esac
+    mm 0 "$T/o" "$T/err" --resume "$dir"
+    same "$T/ref" "$T/out" "Ctrl-C, journal $damage, --resume"
+    at_most_twice "Ctrl-C, journal $damage"
+    ok "Ctrl-C prints the resume command; journal $damage: --resume gives the reference"
+done
+unset MPIMAP_TEST_SPIN_US
+
+# ---- retries ---------------------------------------------------------------------------
+# Items 0, 5, 10, 15 fail their first attempt; item 7 fails every time.
+mkdir "$T/flaky"
+seq 0 19 >"$T/twenty"
+script='if [ $(($1 % 5)) = 0 ] && [ ! -e "$2/$1" ]; then : >"$2/$1"; exit 3; fi
+[ "$1" != 7 ] || exit 9
+echo "ok$1"'
+mm 1 "$T/out" "$T/err" -n 2 --retries 2 --joblog "$T/jl" -i "$T/twenty" -- sh -c "$script" sh {} "$T/flaky"
+seq 0 19 | sed 's/^/ok/; s/^ok7$//' >"$T/r20"
+same "$T/r20" "$T/out" "--retries 2"
+attempts() { awk -F'\t' -v i="$1" -v s="$2" '$1 == i && $5 == s' "$T/jl" | wc -l; }
+for i in 0 5 10 15; do
+    [ "$(attempts $i failed)" = 1 ] && [ "$(attempts $i ok)" = 1 ] ||
+        { cat "$T/jl" >&2; fail "--retries: item $i: not one failed and one ok attempt in the joblog"; }
+done
+[ "$(attempts 7 failed)" = 3 ] || { cat "$T/jl" >&2; fail "--retries 2: item 7 did not run 3 times"; }
+[ "$(attempts 3 ok)" = 1 ] && [ "$(attempts 3 failed)" = 0 ] || fail "--retries: item 3 ran again"
+has "$T/err" "item 7 (rank " "--retries: the summary"
+has "$T/err" "1 of 20 items failed" "--retries: the summary"
+ok "--retries 2: four items succeed on their second attempt, one fails all 3; the joblog has every attempt"
+
+# ---- timeouts --------------------------------------------------------------------------
+printf '1\n2\n3\n4\n5\n' >"$T/five"
+t0=$SECONDS
+mm 1 "$T/out" "$T/err" -n 2 --timeout 0.5 -i "$T/five" -- sh -c '[ "$0" != 3 ] || sleep 60; echo "ok$0"' {}
+printf 'ok1\nok2\n\nok4\nok5\n' >"$T/r5"
+same "$T/r5" "$T/out" "--timeout, command"
+has "$T/err" ": timed out after 0.5 s" "--timeout, command"
+[ $((SECONDS - t0)) -lt 30 ] || fail "--timeout, command: took $((SECONDS - t0)) s"
+ok "--timeout 0.5: the hung command is killed and failed, the map goes on"
+
+printf '10\n20\n600000\n30\n10\n' >"$T/ms"
+t0=$SECONDS
+mm 1 "$T/out" "$T/err" -n 2 --timeout 1 -i "$T/ms" --function "$H/libsleepms.so:sleep_ms"
+printf '10\n20\n\n30\n10\n' >"$T/rms"
+same "$T/rms" "$T/out" "--timeout, function"
+has "$T/err" "item 2 (rank " "--timeout, function"
+has "$T/err" ": timed out after 1 s" "--timeout, function"
+took=$((SECONDS - t0))
+[ $took -lt 40 ] || fail "--timeout, function: took $took s"
+ok "--timeout 1: the hung function's rank is stopped, the item failed, the rest done (${took} s)"
+
+# ---- the watchdog line ----------------------------------------------------------------
+printf '10\n10\n10\n5000\n10\n10\n' >"$T/slow"
+mm 0 "$T/out" "$T/err" -n 2 --watchdog 1 -i "$T/slow" --function "$H/libsleepms.so:sleep_ms"
+grep -Eq "^mpimap: item 3 has run 0m0[1-5]s on rank [01] \([^)]+\)" "$T/err" ||
+    { cat "$T/err" >&2; fail "--watchdog: no line naming item 3"; }
+ok "--watchdog 1: the long item is named with its rank, host and time"
+
+# ---- results that cannot be written ----------------------------------------------------
+if [ -w /dev/full ]; then
+    mm 3 "$T/out" "$T/err" -n 2 -i "$T/five" -o /dev/full -- echo '{}'
+    has "$T/err" "No space left on device" "-o /dev/full"
+    dir=$(ls -d "$WD"/mpimap-*) || fail "-o /dev/full: the job directory was not kept"
+    [ -s "$dir/results" ] || fail "-o /dev/full: the results are not kept in $dir"
+    clean_wd
+    ok "-o /dev/full: a clear error, the results kept in the job directory"
+fi
+
+done_checks
