@@ -19,10 +19,15 @@
 /* ---- CRC-32C, slicing by 8 ----------------------------------------------- */
 
 static uint32_t crc_table[8][256];
+static int have_hw; /* the SSE 4.2 instruction */
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
 {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    have_hw = __builtin_cpu_supports("sse4.2");
+#endif
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
@@ -35,7 +40,37 @@ static void crc_init(void)
                 (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The SSE 4.2 instruction computes CRC-32C: 8 bytes a cycle or so. */
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
+                                                         size_t len)
+{
+    uint64_t c = ~crc;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        c = __builtin_ia32_crc32di(c, w);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return ~c32;
+}
+#endif
+
 uint32_t mpimap_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (have_hw)
+        return crc_hw(crc, data, len);
+#endif
+    return mpimap_crc32c_portable(crc, data, len);
+}
+
+uint32_t mpimap_crc32c_portable(uint32_t crc, const void *data, size_t len)
 {
     pthread_once(&crc_once, crc_init);
     const unsigned char *p = data;

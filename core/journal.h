@@ -51,8 +51,11 @@ typedef struct mpimap_journal_entry {
 /* Called for each entry; a non-zero return stops the scan with it. */
 typedef int (*mpimap_journal_cb)(void *ctx, const mpimap_journal_entry *e);
 
-/* CRC-32C (Castagnoli) of len bytes, continuing from crc (start with 0). */
+/* CRC-32C (Castagnoli) of len bytes, continuing from crc (start with 0):
+ * the SSE 4.2 instruction where the CPU has it. */
 uint32_t mpimap_crc32c(uint32_t crc, const void *data, size_t len);
+/* The same without the CPU's CRC instruction (slicing by 8), for tests. */
+uint32_t mpimap_crc32c_portable(uint32_t crc, const void *data, size_t len);
 
 /* Parse a journal file's bytes (file header included). Calls cb for every
  * entry of every intact record, in order. *good is set to the length of
