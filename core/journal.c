@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mpimap/mpimap.h>
@@ -210,13 +211,31 @@ int mpimap_journal_scan(const char *path, mpimap_journal_cb cb, void *ctx, size_
     return rc;
 }
 
-/* ---- writing ------------------------------------------------------------- */
+/* ---- writing -------------------------------------------------------------
+ *
+ * The map's thread adds entries to a staging buffer (no lock), and hands
+ * them over once per result set (mpimap_journal_sync(j, 0)); a flusher
+ * thread writes what was handed over as one record and fdatasyncs it at
+ * most every interval seconds, and at once when asked (force). So results
+ * become durable within the interval even when no more results arrive (a
+ * long item, a job about to hit its walltime), and the map never waits for
+ * the disk. */
 
 struct mpimap_journal {
     int fd;
-    double interval, last_sync;
-    mpimap_buf rec;       /* the record being built, header included */
-    uint64_t durable, pending;
+    double interval;
+    mpimap_buf stage;          /* map thread only: entries not handed over */
+    uint64_t nstage;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;       /* the flusher: something to do */
+    pthread_cond_t done;       /* the map thread: a flush ended */
+    pthread_t flusher;
+    int stop, force;
+    mpimap_buf rec;            /* handed over, not yet written */
+    uint64_t pending;          /* entries in rec */
+    uint64_t writing;          /* entries being written */
+    uint64_t durable;
+    int error;                 /* errno of a failed write or sync (sticky) */
 };
 
 static int write_all(int fd, const void *data, size_t len)
@@ -237,6 +256,87 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* Write buf (a record, its header still to fill) and sync: 0 or errno. */
+static int flush_record(int fd, mpimap_buf *buf)
+{
+    unsigned char *h = buf->data;
+    uint64_t rl = buf->len - MPIMAP_JOURNAL_RECORD_HEADER;
+    uint32_t magic = MPIMAP_JOURNAL_RECORD_MAGIC;
+    memcpy(h, &magic, 4);
+    memcpy(h + 8, &rl, 8);
+    uint32_t crc = mpimap_crc32c(0, h + 8, 8);
+    crc = mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl);
+    memcpy(h + 4, &crc, 4);
+    off_t before = lseek(fd, 0, SEEK_END);
+    if (write_all(fd, h, buf->len) < 0) {
+        /* A partial record is a torn tail: cut it off, so that a later
+         * record follows intact ones only. */
+        int e = errno;
+        if (before >= 0 && ftruncate(fd, before) != 0) {
+            /* the reader ignores a torn tail anyway */
+        }
+        return e ? e : EIO;
+    }
+    return fdatasync(fd) == 0 ? 0 : (errno ? errno : EIO);
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *flush_loop(void *arg)
+{
+    mpimap_journal *j = arg;
+    mpimap_buf out = {0};
+    double last = 0; /* when the last flush ended (wall clock) */
+    pthread_mutex_lock(&j->lock);
+    for (;;) {
+        while (!j->pending && !j->stop)
+            pthread_cond_wait(&j->wake, &j->lock);
+        if (!j->pending)
+            break; /* stopped, nothing left */
+        if (j->error) {
+            /* Past a failure nothing is written: drop, and say so. */
+            j->pending = 0;
+            j->rec.len = 0;
+            pthread_cond_broadcast(&j->done);
+            continue;
+        }
+        /* At most one flush an interval, unless asked to hurry. */
+        while (!j->force && !j->stop && wall_now() < last + j->interval) {
+            double at = last + j->interval;
+            struct timespec ts = {(time_t)at, (long)((at - (double)(time_t)at) * 1e9)};
+            pthread_cond_timedwait(&j->wake, &j->lock, &ts);
+        }
+        /* Take what was handed over; write it without the lock. */
+        mpimap_buf t = j->rec;
+        j->rec = out;
+        j->rec.len = 0;
+        out = t;
+        uint64_t n = j->pending;
+        j->pending = 0;
+        j->writing = n;
+        j->force = 0;
+        pthread_mutex_unlock(&j->lock);
+        int e = flush_record(j->fd, &out);
+        out.len = 0;
+        last = wall_now();
+        pthread_mutex_lock(&j->lock);
+        j->writing = 0;
+        if (e)
+            j->error = e;
+        else
+            j->durable += n;
+        pthread_cond_broadcast(&j->done);
+    }
+    pthread_mutex_unlock(&j->lock);
+    mpimap_buf_free(&out);
+    return NULL;
+}
+
 int mpimap_journal_create(mpimap_journal **out, const char *path, double interval)
 {
     *out = NULL;
@@ -248,8 +348,7 @@ int mpimap_journal_create(mpimap_journal **out, const char *path, double interva
         free(j);
         return MPIMAP_EIO;
     }
-    j->interval = interval;
-    j->last_sync = mpimap_now();
+    j->interval = interval > 0 ? interval : 0;
     const char *m = MPIMAP_JOURNAL_FILE_MAGIC;
     if (write_all(j->fd, m, strlen(m)) < 0 || fdatasync(j->fd) != 0) {
         int saved = errno;
@@ -259,6 +358,18 @@ int mpimap_journal_create(mpimap_journal **out, const char *path, double interva
         errno = saved;
         return MPIMAP_EIO;
     }
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->wake, NULL);
+    pthread_cond_init(&j->done, NULL);
+    if (pthread_create(&j->flusher, NULL, flush_loop, j) != 0) {
+        close(j->fd);
+        pthread_mutex_destroy(&j->lock);
+        pthread_cond_destroy(&j->wake);
+        pthread_cond_destroy(&j->done);
+        free(j);
+        errno = EAGAIN;
+        return MPIMAP_EIO;
+    }
     *out = j;
     return 0;
 }
@@ -266,13 +377,13 @@ int mpimap_journal_create(mpimap_journal **out, const char *path, double interva
 int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
                        double start, double duration, const void *data, size_t len)
 {
-    size_t at = j->rec.len ? j->rec.len : MPIMAP_JOURNAL_RECORD_HEADER;
+    size_t at = j->stage.len ? j->stage.len : MPIMAP_JOURNAL_RECORD_HEADER;
     if (len > SIZE_MAX - at - MPIMAP_JOURNAL_ENTRY_HEADER)
         return MPIMAP_ENOMEM;
-    int rc = mpimap_buf_reserve(&j->rec, at + MPIMAP_JOURNAL_ENTRY_HEADER + len);
+    int rc = mpimap_buf_reserve(&j->stage, at + MPIMAP_JOURNAL_ENTRY_HEADER + len);
     if (rc < 0)
         return rc;
-    unsigned char *e = j->rec.data + at;
+    unsigned char *e = j->stage.data + at;
     uint32_t st = (uint32_t)status, rk = (uint32_t)rank;
     uint64_t n = len;
     memcpy(e, &index, 8);
@@ -283,59 +394,99 @@ int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
     memcpy(e + 32, &n, 8);
     if (len)
         memcpy(e + MPIMAP_JOURNAL_ENTRY_HEADER, data, len);
-    j->rec.len = at + MPIMAP_JOURNAL_ENTRY_HEADER + len;
-    j->pending++;
+    j->stage.len = at + MPIMAP_JOURNAL_ENTRY_HEADER + len;
+    j->nstage++;
+    return 0;
+}
+
+/* Hand the staged entries to the flusher (lock held). */
+static int hand_over(mpimap_journal *j)
+{
+    if (!j->nstage)
+        return 0;
+    if (!j->rec.len) {
+        mpimap_buf t = j->rec;
+        j->rec = j->stage;
+        j->stage = t;
+        j->stage.len = 0;
+    } else {
+        size_t n = j->stage.len - MPIMAP_JOURNAL_RECORD_HEADER;
+        int rc = mpimap_buf_reserve(&j->rec, j->rec.len + n);
+        if (rc < 0)
+            return rc;
+        memcpy(j->rec.data + j->rec.len, j->stage.data + MPIMAP_JOURNAL_RECORD_HEADER, n);
+        j->rec.len += n;
+        j->stage.len = 0;
+    }
+    int was_idle = !j->pending;
+    j->pending += j->nstage;
+    j->nstage = 0;
+    /* Much waiting: do not let memory grow until the interval is up. */
+    if (j->rec.len > ((size_t)8 << 20))
+        j->force = 1;
+    if (was_idle || j->force)
+        pthread_cond_signal(&j->wake);
     return 0;
 }
 
 int mpimap_journal_sync(mpimap_journal *j, int force)
 {
-    double now = mpimap_now();
-    if (!force && now - j->last_sync < j->interval)
-        return 0;
-    j->last_sync = now;
-    if (!j->pending)
-        return 1;
-    {
-        unsigned char *h = j->rec.data;
-        uint64_t rl = j->rec.len - MPIMAP_JOURNAL_RECORD_HEADER;
-        uint32_t magic = MPIMAP_JOURNAL_RECORD_MAGIC;
-        memcpy(h, &magic, 4);
-        memcpy(h + 8, &rl, 8);
-        uint32_t crc = mpimap_crc32c(0, h + 8, 8);
-        crc = mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl);
-        memcpy(h + 4, &crc, 4);
-        off_t before = lseek(j->fd, 0, SEEK_END);
-        if (write_all(j->fd, h, j->rec.len) < 0) {
-            /* A partial record is a torn tail: cut it off, so that a later
-             * sync appends after intact records only. */
-            int saved = errno;
-            if (before >= 0 && ftruncate(j->fd, before) != 0) {
-                /* the reader ignores a torn tail anyway */
-            }
-            errno = saved;
-            return MPIMAP_EIO;
-        }
+    pthread_mutex_lock(&j->lock);
+    int rc = hand_over(j);
+    while (rc == 0 && force && !j->error && (j->pending || j->writing)) {
+        j->force = 1;
+        pthread_cond_signal(&j->wake);
+        pthread_cond_wait(&j->done, &j->lock);
     }
-    if (fdatasync(j->fd) != 0)
-        return MPIMAP_EIO;
-    j->durable += j->pending;
-    j->pending = 0;
-    j->rec.len = 0;
-    return 1;
+    if (rc == 0 && j->error) {
+        errno = j->error;
+        rc = MPIMAP_EIO;
+    }
+    pthread_mutex_unlock(&j->lock);
+    return rc < 0 ? rc : force ? 1 : 0;
 }
 
-uint64_t mpimap_journal_durable(const mpimap_journal *j) { return j ? j->durable : 0; }
-uint64_t mpimap_journal_pending(const mpimap_journal *j) { return j ? j->pending : 0; }
+uint64_t mpimap_journal_durable(const mpimap_journal *j)
+{
+    if (!j)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&j->lock);
+    uint64_t d = j->durable;
+    pthread_mutex_unlock((pthread_mutex_t *)&j->lock);
+    return d;
+}
+
+uint64_t mpimap_journal_pending(const mpimap_journal *j)
+{
+    if (!j)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&j->lock);
+    uint64_t p = j->nstage + j->pending + j->writing;
+    pthread_mutex_unlock((pthread_mutex_t *)&j->lock);
+    return p;
+}
 
 int mpimap_journal_close(mpimap_journal *j)
 {
     if (!j)
         return 0;
     int rc = mpimap_journal_sync(j, 1);
-    if (close(j->fd) != 0 && rc >= 0)
+    int saved = errno;
+    pthread_mutex_lock(&j->lock);
+    j->stop = 1;
+    pthread_cond_signal(&j->wake);
+    pthread_mutex_unlock(&j->lock);
+    pthread_join(j->flusher, NULL);
+    if (close(j->fd) != 0 && rc >= 0) {
+        saved = errno;
         rc = MPIMAP_EIO;
+    }
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->wake);
+    pthread_cond_destroy(&j->done);
+    mpimap_buf_free(&j->stage);
     mpimap_buf_free(&j->rec);
     free(j);
+    errno = saved;
     return rc < 0 ? rc : 0;
 }

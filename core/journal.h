@@ -18,8 +18,8 @@
  *
  * Integers are in the machine's byte order (the job runs on one kind of
  * machine). A record is written with one write() and synced with
- * fdatasync() at most every interval seconds: a crash loses at most the
- * last interval's items, which simply run again. A torn or corrupt record
+ * fdatasync() at most every interval seconds, by a thread of its own: a
+ * crash loses at most the last interval's items, which simply run again. A torn or corrupt record
  * (short, bad magic, bad crc, malformed entries) ends the file: it and
  * everything after it are ignored, never read as results.
  */
@@ -73,26 +73,28 @@ int mpimap_journal_scan(const char *path, mpimap_journal_cb cb, void *ctx, size_
 
 typedef struct mpimap_journal mpimap_journal;
 
-/* Create path (it must not exist) for appending; sync at most every
- * interval seconds (0: at every mpimap_journal_sync()). */
+/* Create path (it must not exist) for appending, and its flusher thread,
+ * which writes and syncs what is handed over at most every interval
+ * seconds (0: at once). */
 int mpimap_journal_create(mpimap_journal **j, const char *path, double interval);
 
-/* Add one entry to the record being built (memory only). */
+/* Add one entry (memory only, not yet handed over). */
 int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
                        double start, double duration, const void *data, size_t len);
 
-/* Write the record being built and fdatasync the file, when force is set
- * or the interval has passed since the last sync. Returns 1 when it
- * synced, 0 when it was not yet time, or MPIMAP_EIO (errno kept; the
- * entries stay in memory). */
+/* Hand the entries added so far to the flusher (it writes them as one or
+ * more records within the interval, also when nothing more comes); with
+ * force, wait until everything is durable. Returns 1 after a forced sync,
+ * 0 otherwise, or MPIMAP_EIO (errno set) once a write or sync has failed:
+ * the entries of that record are not durable, nor any later ones. */
 int mpimap_journal_sync(mpimap_journal *j, int force);
 
 /* Entries made durable so far, and entries added but not yet durable. */
 uint64_t mpimap_journal_durable(const mpimap_journal *j);
 uint64_t mpimap_journal_pending(const mpimap_journal *j);
 
-/* Sync what is left (force) and close. Returns 0 or MPIMAP_EIO. NULL is
- * allowed. */
+/* Sync what is left (force), stop the flusher and close. Returns 0 or
+ * MPIMAP_EIO. NULL is allowed. */
 int mpimap_journal_close(mpimap_journal *j);
 
 #endif /* MPIMAP_CORE_JOURNAL_H */

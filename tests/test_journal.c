@@ -131,6 +131,36 @@ START_TEST(write_and_read_back)
 }
 END_TEST
 
+/* Entries handed over become durable within the interval by themselves,
+ * with no more arrivals and no forced sync (a long item next, or the job
+ * about to be killed at its walltime). */
+START_TEST(durable_without_more_arrivals)
+{
+    char *p = jpath(0);
+    mpimap_journal *j;
+    ck_assert_int_eq(mpimap_journal_create(&j, p, 0.05), 0);
+    ck_assert_int_eq(mpimap_journal_add(j, 0, MPIMAP_JOURNAL_OK, 0, 1, 1, "a", 1), 0);
+    ck_assert_int_eq(mpimap_journal_sync(j, 0), 0);
+    ck_assert_int_eq(mpimap_journal_add(j, 1, MPIMAP_JOURNAL_OK, 0, 1, 1, "b", 1), 0);
+    ck_assert_int_eq(mpimap_journal_sync(j, 0), 0);
+    ck_assert_int_eq(mpimap_journal_add(j, 2, MPIMAP_JOURNAL_OK, 0, 1, 1, "c", 1), 0);
+    /* (2 is added, not handed over: it is not on its way yet) */
+    for (int i = 0; i < 200 && mpimap_journal_durable(j) < 2; i++)
+        usleep(10000);
+    ck_assert_uint_eq(mpimap_journal_durable(j), 2);
+    ck_assert_uint_eq(mpimap_journal_pending(j), 1);
+    struct seen s = {0};
+    size_t good;
+    ck_assert_int_eq(mpimap_journal_scan(p, collect, &s, &good), 0);
+    ck_assert_uint_eq(s.n, 2);
+    ck_assert_int_eq(mpimap_journal_close(j), 0);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(mpimap_journal_scan(p, collect, &s, &good), 0);
+    ck_assert_uint_eq(s.n, 3);
+    free(p);
+}
+END_TEST
+
 /* Cut the file at every length: only whole records are read, never a
  * partial one, and good is the end of the last whole record. */
 START_TEST(torn_at_every_byte)
@@ -313,6 +343,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, crc32c_known_answer);
     tcase_add_test(tc, write_and_read_back);
+    tcase_add_test(tc, durable_without_more_arrivals);
     tcase_add_test(tc, torn_at_every_byte);
     tcase_add_test(tc, corrupt_byte);
     tcase_add_test(tc, ledger_outcomes);
