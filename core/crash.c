@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mpimap/mpimap.h>
@@ -34,16 +35,33 @@ static struct {
     int armed;
 } crash = {.fd = -1};
 
-/* The process group of the command being run now, 0 for none. */
+/* The process group of the command being run now, 0 for none; and
+ * whether this rank is dying. Items may run on a thread other than the
+ * one the signal lands on: the handler sets stopping, then kills the
+ * group it sees; the item's thread sets the group, then looks at stopping
+ * (mpimap_crash_stopping()). Sequentially consistent, so one of the two
+ * sees the other and a command started at the last moment dies too. */
 static volatile sig_atomic_t child_pgid;
+static volatile sig_atomic_t stopping;
 
-void mpimap_crash_child(pid_t pgid) { child_pgid = (sig_atomic_t)pgid; }
+void mpimap_crash_child(pid_t pgid) { __atomic_store_n(&child_pgid, (sig_atomic_t)pgid, __ATOMIC_SEQ_CST); }
+
+int mpimap_crash_stopping(void) { return __atomic_load_n(&stopping, __ATOMIC_SEQ_CST); }
 
 static void kill_child(void)
 {
-    pid_t pg = (pid_t)child_pgid;
+    __atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
+    pid_t pg = (pid_t)__atomic_load_n(&child_pgid, __ATOMIC_SEQ_CST);
     if (pg > 0)
         kill(-pg, SIGKILL);
+    /* A command being started on another thread right now: give its
+     * posix_spawn() the moment it needs to return, then kill again (that
+     * thread also kills what it started once it sees stopping). */
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    pid_t again = (pid_t)__atomic_load_n(&child_pgid, __ATOMIC_SEQ_CST);
+    if (again > 0 && again != pg)
+        kill(-again, SIGKILL);
 }
 
 static void on_stop(int sig)

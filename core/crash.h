@@ -22,4 +22,9 @@ void mpimap_crash_disarm(void);
  * that no command outlives its job. */
 void mpimap_crash_child(pid_t pgid);
 
+/* Non-zero once this rank is dying: a command started after
+ * mpimap_crash_child() must then be killed by its starter (the signal may
+ * have been handled on another thread just before). */
+int mpimap_crash_stopping(void);
+
 #endif /* MPIMAP_CORE_CRASH_H */

@@ -867,6 +867,14 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
     }
 
     pid_t pid;
+    if (mpimap_crash_stopping()) { /* the rank is dying: start nothing more */
+        close_fd(&po[0]);
+        close_fd(&po[1]);
+        close_fd(&pe[0]);
+        close_fd(&pe[1]);
+        reset_argv(c);
+        return fail(reason, "not started: the rank is stopping");
+    }
     int e = c->shell ? posix_spawn(&pid, SHELL_PATH, &c->fa, &c->attr,
                                    c->argv, environ)
                      : posix_spawnp(&pid, prog, &c->fa, &c->attr, c->argv,
@@ -881,6 +889,8 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
         return rc;
     }
     mpimap_crash_child(pid); /* killed with the rank if it is stopped */
+    if (mpimap_crash_stopping())
+        kill(-pid, SIGKILL); /* the rank is dying: no new command outlives it */
     reset_argv(c);
 
     size_t start = out->len;

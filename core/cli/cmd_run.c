@@ -243,7 +243,7 @@ static int parse_seconds(const char *opt, const char *s, double *out)
 static int parse_args(struct run_args *a, int argc, char **argv)
 {
     mpimap_ezmap_options *o = &a->o;
-    unsigned long long num;
+    unsigned long long num = 0;
     int c, rc;
     opterr = 0;
     optind = 0; /* glibc: start afresh (parse_args runs twice for --resume) */
