@@ -17,10 +17,16 @@ int main(int argc, char **argv)
                 "`mpimap run`.\n");
         return argc == 2 ? 0 : 2;
     }
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-        fprintf(stderr, "mpimap-worker: MPI_Init failed\n");
+    /* FUNNELED: the strategies run the handler on a compute thread while
+     * the main thread, the only one that calls MPI, handles the messages. */
+    int provided = MPI_THREAD_SINGLE;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "mpimap-worker: MPI_Init_thread failed\n");
         return 3;
     }
+    /* provided < FUNNELED is no error: the strategies see the level
+     * (MPI_Query_thread) and then run the items on the main thread. */
+    (void)provided;
     int rc = mpimap_job_run(argv[1], MPI_COMM_WORLD);
     MPI_Finalize();
     /* 0: the map ran (items may have failed: the status file says);

@@ -17,28 +17,35 @@
  *   below by the larger of the user's --chunk and about MIN_SECONDS of
  *         handler time (the mean item time, measured from the result sets
  *         as pool does), so trivial items still amortise a message;
+ *   above by about MAX_SECONDS of handler time (at the mean item time):
+ *         the dealer answers within a millisecond (see below), so a chunk
+ *         need not be longer to amortise its message, and factoring counts
+ *         items, not time: on items sorted longest first its first chunks
+ *         held more than a rank's share of the time (0.76 efficiency on 4
+ *         ranks before this bound);
  *   above by MAX_CHUNK items and MAX_BATCH_BYTES, so the root never holds
  *         more than a bounded window of results out of order (and no-op
  *         items ran faster in chunks of 16 Ki than of 64 Ki: the batch and
  *         its result set stay in cache).
  * The factoring rule needs the item count (mpimap_engine_count(), a second
  * pass over the input). The root counts once the first items are timed
- * (until then it deals one item per chunk and times pieces of its own of
- * 1, 2, 4, ... items). It does not count when the input cannot be counted
- * (it cannot be read twice: a pipe), nor when items take less than
- * COUNT_MIN_SECONDS: the second pass would then cost a noticeable share of
- * the map (a tenth, measured on no-op items), while chunks of the minimum
- * size already end the map within about MIN_SECONDS of each other. Without
- * a count, chunks follow pool's rule: about MIN_SECONDS of handler time.
+ * (until then it deals one item per chunk). It does not count when the
+ * input cannot be counted (it cannot be read twice: a pipe), nor when items
+ * take less than COUNT_MIN_SECONDS: the second pass would then cost a
+ * noticeable share of the map (a tenth, measured on no-op items), while
+ * chunks of the minimum size already end the map within about MIN_SECONDS
+ * of each other. Without a count, chunks follow pool's rule: about
+ * MIN_SECONDS of handler time.
  *
- * The root deals and works: between deals it runs pieces of its own of at
- * most one worker chunk and about MIN_SECONDS of handler time, so that it
- * looks at returned results often. A worker holds one factoring chunk at a
- * time, and behind it up to DEPTH - 1 chunks of the minimum size, so that
- * it does not wait on the root while the root runs an item of its own, and
- * no queue holds much more than its share. A worker can still run dry
- * while the root runs an item that takes longer than the worker's queue:
- * the root cannot deal while a handler runs.
+ * Every rank, the root too, runs its items on a compute thread of its own
+ * (worker_thread.c) and holds one factoring chunk at a time, and behind it
+ * up to DEPTH - 1 chunks of the minimum size, so that it does not wait on
+ * the root between chunks and no queue holds much more than its share. The
+ * root's main thread only deals, takes results and emits them: it deals
+ * while its own items run (before, a handler could not be interrupted, and
+ * a worker whose queue was shorter than the root's item ran dry: 0.81 to
+ * 0.87 efficiency on skewed items). Its own chunks are dealt to its
+ * compute thread by the same rule as everyone's.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,11 +54,14 @@
 #include <mpimap/mpimap.h>
 #include <mpimap/strategy.h>
 
+#include "worker_thread.h"
+
 #define TAG_WORK 7301
 #define TAG_RESULT 7302
 #define DEPTH 3
 #define MAX_BATCH_BYTES ((size_t)1 << 20)
 #define MIN_SECONDS 0.001
+#define MAX_SECONDS 0.01
 #define MAX_CHUNK ((size_t)1 << 14)
 #define DECIDE_ITEMS 16
 #define COUNT_MIN_SECONDS 1e-6
@@ -70,7 +80,6 @@ struct guide {
     double mean;        /* mean handler time per item (EWMA), < 0 = unknown */
     uint64_t timed;     /* items whose handler time came back */
     double busy;        /* and their handler time */
-    size_t ramp;        /* the root's own pieces before the mode is known */
 };
 
 static size_t clamp_chunk(double k)
@@ -121,24 +130,12 @@ static size_t next_chunk(const struct guide *g)
     if (g->mode == UNCOUNTED)
         return lo;
     uint64_t f = (g->left + 2 * g->ranks - 1) / (2 * g->ranks);
+    size_t hi = g->mean > 0 ? clamp_chunk(MAX_SECONDS / g->mean) : MAX_CHUNK;
+    if (f > hi)
+        f = hi;
     if (f < lo)
         return lo;
     return f > MAX_CHUNK ? MAX_CHUNK : (size_t)f;
-}
-
-/* The root's own next piece: while the items are not timed, 1, 2, 4, ...
- * (so that timing comes soon); then no more than a worker's chunk, and
- * about MIN_SECONDS of handler time, so that the root deals again soon. */
-static size_t own_chunk(struct guide *g)
-{
-    if (g->mode == UNDECIDED) {
-        size_t k = g->ramp;
-        if (g->ramp < MAX_CHUNK)
-            g->ramp *= 2;
-        return k > g->user ? k : g->user;
-    }
-    size_t k = next_chunk(g), t = min_chunk(g);
-    return k < t ? k : t;
 }
 
 static void took(struct guide *g, long n)
@@ -178,7 +175,8 @@ struct dealer {
     MPI_Comm comm;
     struct guide g;
     struct slot *slots;
-    int size;
+    struct wt *wt;  /* the root's own compute thread */
+    int size, root;
     int dry;    /* no more input (or an error stopped dealing) */
     int err;    /* first error, 0 if none */
 };
@@ -190,20 +188,29 @@ static void fail(struct dealer *d, int rc)
     d->dry = 1;
 }
 
+/* Deal rank w its next chunk, if it holds fewer than DEPTH. The root deals
+ * to itself too: into its compute thread's ring. */
 static void deal(struct dealer *d, int w)
 {
     struct slot *s = &d->slots[w];
     if (d->dry || s->outstanding >= DEPTH)
         return;
     unsigned k = s->sent % DEPTH;
-    if (s->req[k] != MPI_REQUEST_NULL)
-        MPI_Wait(&s->req[k], MPI_STATUS_IGNORE);
+    mpimap_buf *b;
+    if (w == d->root) {
+        if (!(b = wt_next(d->wt)))
+            return;
+    } else {
+        if (s->req[k] != MPI_REQUEST_NULL)
+            MPI_Wait(&s->req[k], MPI_STATUS_IGNORE);
+        b = &s->out[k];
+    }
     /* One factoring chunk at a time; the chunks queued behind it are of the
      * minimum size, so that a queue never holds more than its share. */
     size_t lo = min_chunk(&d->g), want = lo;
     if (s->big == 0)
         want = next_chunk(&d->g);
-    long n = mpimap_engine_read(d->e, want, MAX_BATCH_BYTES, &s->out[k]);
+    long n = mpimap_engine_read(d->e, want, MAX_BATCH_BYTES, b);
     if (n < 0) {
         fail(d, (int)n);
         return;
@@ -215,10 +222,28 @@ static void deal(struct dealer *d, int w)
     took(&d->g, n);
     s->isbig[k] = d->g.mode == COUNTED && (size_t)n > lo;
     s->big += s->isbig[k];
-    MPI_Isend(s->out[k].data, (int)s->out[k].len, MPI_BYTE, w, TAG_WORK, d->comm,
-              &s->req[k]);
+    if (w == d->root)
+        wt_push(d->wt, (uint64_t)n);
+    else
+        MPI_Isend(b->data, (int)b->len, MPI_BYTE, w, TAG_WORK, d->comm, &s->req[k]);
     s->sent++;
     s->outstanding++;
+}
+
+/* A result set is back from rank w (in rb, unless an error came first). */
+static void back(struct dealer *d, int w, const mpimap_buf *rb)
+{
+    if (rb && !d->err) {
+        learn(&d->g, rb);
+        decide(&d->g, d->dry);
+        int rc = mpimap_engine_emit(d->e, rb->data, rb->len);
+        if (rc < 0)
+            fail(d, rc);
+    }
+    struct slot *s = &d->slots[w];
+    s->big -= s->isbig[s->back++ % DEPTH];
+    s->outstanding--;
+    deal(d, w);
 }
 
 static void take_result(struct dealer *d, const MPI_Status *st, mpimap_buf *rb)
@@ -229,34 +254,24 @@ static void take_result(struct dealer *d, const MPI_Status *st, mpimap_buf *rb)
         fail(d, MPIMAP_ENOMEM);
         MPI_Recv(NULL, 0, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, d->comm,
                  MPI_STATUS_IGNORE);
-    } else {
-        MPI_Recv(rb->data, n, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, d->comm,
-                 MPI_STATUS_IGNORE);
-        rb->len = (size_t)n;
-        if (!d->err) {
-            learn(&d->g, rb);
-            decide(&d->g, d->dry);
-            int rc = mpimap_engine_emit(d->e, rb->data, rb->len);
-            if (rc < 0)
-                fail(d, rc);
-        }
+        back(d, st->MPI_SOURCE, NULL);
+        return;
     }
-    struct slot *s = &d->slots[st->MPI_SOURCE];
-    s->big -= s->isbig[s->back++ % DEPTH];
-    s->outstanding--;
-    deal(d, st->MPI_SOURCE);
+    MPI_Recv(rb->data, n, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, d->comm, MPI_STATUS_IGNORE);
+    rb->len = (size_t)n;
+    back(d, st->MPI_SOURCE, rb);
 }
 
 static int guided_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
 {
-    struct dealer d = {e, comm, {0}, NULL, size, 0, 0};
+    struct dealer d = {e, comm, {0}, NULL, NULL, size, root, 0, 0};
     d.g.e = e;
     d.g.ranks = (uint64_t)size;
     d.g.user = mpimap_engine_chunk(e);
     d.g.mean = -1.0;
-    d.g.ramp = 1;
     d.slots = calloc((size_t)size, sizeof *d.slots);
-    if (!d.slots) {
+    d.wt = wt_start(e, DEPTH);
+    if (!d.slots || !d.wt) {
         d.err = MPIMAP_ENOMEM;
         d.dry = 1;
     }
@@ -266,51 +281,44 @@ static int guided_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
 
     for (int k = 0; d.slots && k < DEPTH; k++)
         for (int w = 0; w < size; w++)
-            if (w != root)
-                deal(&d, w);
+            deal(&d, w);
 
-    mpimap_buf mine = {0}, myres = {0}, rb = {0};
-    while (d.slots) {
-        int flag = 1;
+    /* The main loop never blocks: it takes what came (results of the
+     * workers, of our own compute thread), deals again, and naps when
+     * nothing happened (waking at once when our own batch ends). */
+    mpimap_buf rb = {0};
+    long nap = WT_NAP_MIN_NS;
+    while (d.slots && d.wt) {
+        int got = 0, flag = 1;
         MPI_Status st;
         while (flag) {
             MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, comm, &flag, &st);
-            if (flag)
+            if (flag) {
                 take_result(&d, &st, &rb);
-        }
-        if (!d.dry) {
-            /* Top up the workers first (a worker may be below DEPTH when the
-             * input ran short of its chunk), then a piece of our own. */
-            for (int w = 0; w < size; w++)
-                if (w != root)
-                    deal(&d, w);
-            if (d.dry)
-                continue;
-            long got = mpimap_engine_read(e, own_chunk(&d.g), MAX_BATCH_BYTES, &mine);
-            if (got < 0) {
-                fail(&d, (int)got);
-            } else if (got == 0) {
-                d.dry = 1;
-            } else {
-                took(&d.g, got);
-                int rc = mpimap_engine_run(e, mine.data, mine.len, &myres);
-                if (rc == 0) {
-                    learn(&d.g, &myres);
-                    decide(&d.g, d.dry);
-                    rc = mpimap_engine_emit(e, myres.data, myres.len);
-                }
-                if (rc < 0)
-                    fail(&d, rc);
+                got = 1;
             }
-            continue;
         }
-        int busy = 0;
-        for (int w = 0; w < size; w++)
-            busy += d.slots[w].outstanding;
-        if (!busy)
-            break;
-        MPI_Probe(MPI_ANY_SOURCE, TAG_RESULT, comm, &st);
-        take_result(&d, &st, &rb);
+        int rc;
+        uint64_t count;
+        while (wt_take(d.wt, &rb, &rc, &count)) {
+            if (rc < 0)
+                fail(&d, rc);
+            back(&d, root, rc < 0 ? NULL : &rb);
+            got = 1;
+        }
+        /* Top up every queue (one may be below DEPTH when the input ran
+         * short of its chunk). */
+        for (int w = 0; w < size && !d.dry; w++)
+            deal(&d, w);
+        got |= wt_pump(d.wt);
+        if (d.dry) {
+            int busy = 0;
+            for (int w = 0; w < size; w++)
+                busy += d.slots[w].outstanding;
+            if (!busy)
+                break;
+        }
+        wt_idle(d.wt, &nap, got);
     }
 
     /* Everyone stops: a batch whose count is zero. */
@@ -323,63 +331,16 @@ static int guided_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
                 MPI_Wait(&d.slots[w].req[k], MPI_STATUS_IGNORE);
         MPI_Send(stop, (int)sizeof stop, MPI_BYTE, w, TAG_WORK, comm);
     }
+    wt_stop(d.wt);
     for (int w = 0; d.slots && w < size; w++)
         for (int k = 0; k < DEPTH; k++)
             mpimap_buf_free(&d.slots[w].out[k]);
     free(d.slots);
-    mpimap_buf_free(&mine);
-    mpimap_buf_free(&myres);
     mpimap_buf_free(&rb);
     /* Tell every rank whether the map succeeded. */
     int rc = d.err;
     MPI_Bcast(&rc, 1, MPI_INT, root, comm);
     return rc;
-}
-
-/* ---- a worker: run what comes, send the results back --------------------- */
-
-static int guided_worker(mpimap_engine *e, MPI_Comm comm, int root)
-{
-    mpimap_buf in = {0}, res[DEPTH] = {{0}};
-    MPI_Request req[DEPTH];
-    for (int k = 0; k < DEPTH; k++)
-        req[k] = MPI_REQUEST_NULL;
-    int err = 0;
-    for (unsigned k = 0;; k = (k + 1) % DEPTH) {
-        MPI_Status st;
-        int n = 0;
-        MPI_Probe(root, TAG_WORK, comm, &st);
-        MPI_Get_count(&st, MPI_BYTE, &n);
-        if (mpimap_buf_reserve(&in, n > 16 ? (size_t)n : 16) < 0) {
-            /* Out of memory: we cannot even take the message; give up. */
-            MPI_Abort(comm, 1);
-        }
-        MPI_Recv(in.data, n, MPI_BYTE, root, TAG_WORK, comm, MPI_STATUS_IGNORE);
-        in.len = (size_t)n;
-        uint64_t first = 0, count = 0;
-        if (mpimap_batch_range(in.data, in.len, &first, &count) < 0 || count == 0)
-            break;
-        if (req[k] != MPI_REQUEST_NULL)
-            MPI_Wait(&req[k], MPI_STATUS_IGNORE);
-        int rc = mpimap_engine_run(e, in.data, in.len, &res[k]);
-        if (rc < 0) {
-            /* Answer with an empty result set so the root is not left
-             * waiting; the error is reported by the broadcast below. */
-            err = rc;
-            if (mpimap_buf_reserve(&res[k], 24) < 0)
-                MPI_Abort(comm, 1);
-            memset(res[k].data, 0, 24);
-            res[k].len = 24;
-        }
-        MPI_Isend(res[k].data, (int)res[k].len, MPI_BYTE, root, TAG_RESULT, comm, &req[k]);
-    }
-    MPI_Waitall(DEPTH, req, MPI_STATUSES_IGNORE);
-    for (int k = 0; k < DEPTH; k++)
-        mpimap_buf_free(&res[k]);
-    mpimap_buf_free(&in);
-    int rc = 0;
-    MPI_Bcast(&rc, 1, MPI_INT, root, comm);
-    return rc ? rc : err;
 }
 
 static int guided_map(mpimap_engine *e)
@@ -393,7 +354,8 @@ static int guided_map(mpimap_engine *e)
     }
     if (size == 1)
         return mpimap_engine_serial(e);
-    return rank == root ? guided_root(e, comm, root, size) : guided_worker(e, comm, root);
+    return rank == root ? guided_root(e, comm, root, size)
+                        : wt_serve(e, comm, root, TAG_WORK, TAG_RESULT, DEPTH);
 }
 
 static const struct mpimap_strategy_ops guided_ops = {

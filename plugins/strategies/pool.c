@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * pool.c - the card dealer: the root hands the next chunk of items to
- * whichever rank returns its previous results, and works on items itself
- * between deals, so no core is spent only on dealing.
+ * whichever rank returns its previous results, and works on items itself:
+ * every rank, the root too, runs its items on a compute thread of its own
+ * (worker_thread.c), and the root's main thread deals, takes results and
+ * emits them while its own items run, so no core is spent only on dealing
+ * and no worker waits for the root to finish an item (before the compute
+ * thread, a worker ran dry whenever the root's item outlasted its queue).
  *
- * Every worker keeps DEPTH chunks in flight (one running, two already
- * delivered), so it never waits on the root while the root runs an item of
- * its own: with two, a worker starved whenever the root's item ran a little
- * longer than its own (measured: 1.39x instead of 1.8x on 2 ranks). Result sets double as requests for more work. With an automatic
+ * Every rank keeps DEPTH chunks in flight (one running, two already
+ * delivered), so it never waits on a message between two chunks (with two,
+ * a worker starved whenever the root's item ran a little longer than its
+ * own: measured 1.39x instead of 1.8x on 2 ranks, when the root ran its
+ * items between deals). Result sets double as requests for more work. With an automatic
  * chunk size, chunks start at one item and grow until a chunk takes about
  * TARGET_SECONDS of handler time (measured from the result sets), which
  * amortises the message cost of trivial items while keeping the tail short;
@@ -19,6 +24,8 @@
 
 #include <mpimap/mpimap.h>
 #include <mpimap/strategy.h>
+
+#include "worker_thread.h"
 
 #define TAG_WORK 7101
 #define TAG_RESULT 7102
@@ -72,7 +79,8 @@ struct dealer {
     MPI_Comm comm;
     struct chunker ch;
     struct slot *slots;
-    int size;
+    struct wt *wt;  /* the root's own compute thread */
+    int size, root;
     int dry;    /* no more input (or an error stopped dealing) */
     int err;    /* first error, 0 if none */
 };
@@ -84,15 +92,24 @@ static void fail(struct dealer *d, int rc)
     d->dry = 1;
 }
 
+/* Deal rank w its next chunk, if it holds fewer than DEPTH; the root's own
+ * go to its compute thread. */
 static void deal(struct dealer *d, int w)
 {
-    if (d->dry)
-        return;
     struct slot *s = &d->slots[w];
+    if (d->dry || s->outstanding >= DEPTH)
+        return;
     unsigned k = s->sent % DEPTH;
-    if (s->req[k] != MPI_REQUEST_NULL)
-        MPI_Wait(&s->req[k], MPI_STATUS_IGNORE);
-    long n = mpimap_engine_read(d->e, next_chunk(&d->ch), MAX_BATCH_BYTES, &s->out[k]);
+    mpimap_buf *b;
+    if (w == d->root) {
+        if (!(b = wt_next(d->wt)))
+            return;
+    } else {
+        if (s->req[k] != MPI_REQUEST_NULL)
+            MPI_Wait(&s->req[k], MPI_STATUS_IGNORE);
+        b = &s->out[k];
+    }
+    long n = mpimap_engine_read(d->e, next_chunk(&d->ch), MAX_BATCH_BYTES, b);
     if (n < 0) {
         fail(d, (int)n);
         return;
@@ -101,10 +118,25 @@ static void deal(struct dealer *d, int w)
         d->dry = 1;
         return;
     }
-    MPI_Isend(s->out[k].data, (int)s->out[k].len, MPI_BYTE, w, TAG_WORK, d->comm,
-              &s->req[k]);
+    if (w == d->root)
+        wt_push(d->wt, (uint64_t)n);
+    else
+        MPI_Isend(b->data, (int)b->len, MPI_BYTE, w, TAG_WORK, d->comm, &s->req[k]);
     s->sent++;
     s->outstanding++;
+}
+
+/* A result set is back from rank w (in rb, unless an error came first). */
+static void back(struct dealer *d, int w, const mpimap_buf *rb)
+{
+    if (rb && !d->err) {
+        learn(&d->ch, rb);
+        int rc = mpimap_engine_emit(d->e, rb->data, rb->len);
+        if (rc < 0)
+            fail(d, rc);
+    }
+    d->slots[w].outstanding--;
+    deal(d, w);
 }
 
 static void take_result(struct dealer *d, const MPI_Status *st, mpimap_buf *rb)
@@ -115,71 +147,66 @@ static void take_result(struct dealer *d, const MPI_Status *st, mpimap_buf *rb)
         fail(d, MPIMAP_ENOMEM);
         MPI_Recv(NULL, 0, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, d->comm,
                  MPI_STATUS_IGNORE);
-    } else {
-        MPI_Recv(rb->data, n, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, d->comm,
-                 MPI_STATUS_IGNORE);
-        rb->len = (size_t)n;
-        if (!d->err) {
-            learn(&d->ch, rb);
-            int rc = mpimap_engine_emit(d->e, rb->data, rb->len);
-            if (rc < 0)
-                fail(d, rc);
-        }
+        back(d, st->MPI_SOURCE, NULL);
+        return;
     }
-    int w = st->MPI_SOURCE;
-    d->slots[w].outstanding--;
-    deal(d, w);
+    MPI_Recv(rb->data, n, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, d->comm, MPI_STATUS_IGNORE);
+    rb->len = (size_t)n;
+    back(d, st->MPI_SOURCE, rb);
 }
 
 static int pool_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
 {
-    struct dealer d = {e, comm, {mpimap_engine_chunk(e), -1.0}, NULL, size, 0, 0};
+    struct dealer d = {e, comm, {mpimap_engine_chunk(e), -1.0}, NULL, NULL, size, root, 0, 0};
     d.slots = calloc((size_t)size, sizeof *d.slots);
-    if (!d.slots)
-        return MPIMAP_ENOMEM;
-    for (int w = 0; w < size; w++)
+    d.wt = wt_start(e, DEPTH);
+    if (!d.slots || !d.wt) {
+        /* Every rank still waits for its stop and the outcome. */
+        d.err = MPIMAP_ENOMEM;
+        d.dry = 1;
+    }
+    for (int w = 0; d.slots && w < size; w++)
         for (int k = 0; k < DEPTH; k++)
             d.slots[w].req[k] = MPI_REQUEST_NULL;
 
-    for (int k = 0; k < DEPTH; k++)
+    for (int k = 0; d.slots && k < DEPTH; k++)
         for (int w = 0; w < size; w++)
-            if (w != root)
-                deal(&d, w);
+            deal(&d, w);
 
-    mpimap_buf mine = {0}, myres = {0}, rb = {0};
-    for (;;) {
-        int flag = 1;
+    /* The main loop never blocks: it takes what came (results of the
+     * workers, of our own compute thread), deals again, and naps when
+     * nothing happened (waking at once when our own batch ends). */
+    mpimap_buf rb = {0};
+    long nap = WT_NAP_MIN_NS;
+    while (d.slots && d.wt) {
+        int got = 0, flag = 1;
         MPI_Status st;
-        while (size > 1 && flag) {
+        while (flag) {
             MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, comm, &flag, &st);
-            if (flag)
+            if (flag) {
                 take_result(&d, &st, &rb);
-        }
-        if (!d.dry) {
-            /* The root's own share of the work, one chunk at a time. */
-            long n = mpimap_engine_read(e, next_chunk(&d.ch), MAX_BATCH_BYTES, &mine);
-            if (n < 0) {
-                fail(&d, (int)n);
-            } else if (n == 0) {
-                d.dry = 1;
-            } else {
-                int rc = mpimap_engine_run(e, mine.data, mine.len, &myres);
-                if (rc == 0) {
-                    learn(&d.ch, &myres);
-                    rc = mpimap_engine_emit(e, myres.data, myres.len);
-                }
-                if (rc < 0)
-                    fail(&d, rc);
+                got = 1;
             }
-            continue;
         }
-        int busy = 0;
-        for (int w = 0; w < size; w++)
-            busy += d.slots[w].outstanding;
-        if (!busy)
-            break;
-        MPI_Probe(MPI_ANY_SOURCE, TAG_RESULT, comm, &st);
-        take_result(&d, &st, &rb);
+        int rc;
+        uint64_t count;
+        while (wt_take(d.wt, &rb, &rc, &count)) {
+            if (rc < 0)
+                fail(&d, rc);
+            back(&d, root, rc < 0 ? NULL : &rb);
+            got = 1;
+        }
+        for (int w = 0; w < size && !d.dry; w++)
+            deal(&d, w);
+        got |= wt_pump(d.wt);
+        if (d.dry) {
+            int busy = 0;
+            for (int w = 0; w < size; w++)
+                busy += d.slots[w].outstanding;
+            if (!busy)
+                break;
+        }
+        wt_idle(d.wt, &nap, got);
     }
 
     /* Everyone stops: a batch whose count is zero. */
@@ -187,66 +214,21 @@ static int pool_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
     for (int w = 0; w < size; w++) {
         if (w == root)
             continue;
-        for (int k = 0; k < DEPTH; k++)
+        for (int k = 0; d.slots && k < DEPTH; k++)
             if (d.slots[w].req[k] != MPI_REQUEST_NULL)
                 MPI_Wait(&d.slots[w].req[k], MPI_STATUS_IGNORE);
         MPI_Send(stop, (int)sizeof stop, MPI_BYTE, w, TAG_WORK, comm);
     }
-    for (int w = 0; w < size; w++)
+    wt_stop(d.wt);
+    for (int w = 0; d.slots && w < size; w++)
         for (int k = 0; k < DEPTH; k++)
             mpimap_buf_free(&d.slots[w].out[k]);
     free(d.slots);
-    mpimap_buf_free(&mine);
-    mpimap_buf_free(&myres);
     mpimap_buf_free(&rb);
     /* Tell every rank whether the map succeeded. */
     int rc = d.err;
     MPI_Bcast(&rc, 1, MPI_INT, root, comm);
     return rc;
-}
-
-static int pool_worker(mpimap_engine *e, MPI_Comm comm, int root)
-{
-    mpimap_buf in = {0}, res[DEPTH] = {{0}};
-    MPI_Request req[DEPTH];
-    for (int k = 0; k < DEPTH; k++)
-        req[k] = MPI_REQUEST_NULL;
-    int err = 0;
-    for (unsigned k = 0;; k = (k + 1) % DEPTH) {
-        MPI_Status st;
-        int n = 0;
-        MPI_Probe(root, TAG_WORK, comm, &st);
-        MPI_Get_count(&st, MPI_BYTE, &n);
-        if (mpimap_buf_reserve(&in, n > 16 ? (size_t)n : 16) < 0) {
-            /* Out of memory: we cannot even take the message; give up. */
-            MPI_Abort(comm, 1);
-        }
-        MPI_Recv(in.data, n, MPI_BYTE, root, TAG_WORK, comm, MPI_STATUS_IGNORE);
-        in.len = (size_t)n;
-        uint64_t first = 0, count = 0;
-        if (mpimap_batch_range(in.data, in.len, &first, &count) < 0 || count == 0)
-            break;
-        if (req[k] != MPI_REQUEST_NULL)
-            MPI_Wait(&req[k], MPI_STATUS_IGNORE);
-        int rc = mpimap_engine_run(e, in.data, in.len, &res[k]);
-        if (rc < 0) {
-            /* Answer with an empty result set so the root is not left
-             * waiting; the error is reported by the broadcast below. */
-            err = rc;
-            if (mpimap_buf_reserve(&res[k], 24) < 0)
-                MPI_Abort(comm, 1);
-            memset(res[k].data, 0, 24);
-            res[k].len = 24;
-        }
-        MPI_Isend(res[k].data, (int)res[k].len, MPI_BYTE, root, TAG_RESULT, comm, &req[k]);
-    }
-    MPI_Waitall(DEPTH, req, MPI_STATUSES_IGNORE);
-    for (int k = 0; k < DEPTH; k++)
-        mpimap_buf_free(&res[k]);
-    mpimap_buf_free(&in);
-    int rc = 0;
-    MPI_Bcast(&rc, 1, MPI_INT, root, comm);
-    return rc ? rc : err;
 }
 
 static int pool_map(mpimap_engine *e)
@@ -260,7 +242,8 @@ static int pool_map(mpimap_engine *e)
     }
     if (size == 1)
         return mpimap_engine_serial(e);
-    return rank == root ? pool_root(e, comm, root, size) : pool_worker(e, comm, root);
+    return rank == root ? pool_root(e, comm, root, size)
+                        : wt_serve(e, comm, root, TAG_WORK, TAG_RESULT, DEPTH);
 }
 
 static const struct mpimap_strategy_ops pool_ops = {

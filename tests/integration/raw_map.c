@@ -112,7 +112,10 @@ static mpimap_item *make_items(size_t n, char ***store)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    /* FUNNELED, as mpimap-worker: the strategies run items on a compute
+     * thread (the path every `mpimap run` takes). */
+    int provided;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     const char *strategies[] = {"pool", "scatter", "guided", "steal"};
     const size_t nstrategies = sizeof strategies / sizeof *strategies;

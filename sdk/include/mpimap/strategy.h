@@ -16,6 +16,23 @@
  * Batches and result sets are self-describing byte strings that can be sent
  * with MPI_BYTE as they are. A strategy's map() returns once every item has
  * been emitted at the root (on every rank), or a negative MPIMAP_E* code.
+ *
+ * Threads. map() is called on the thread that called mpimap_map() (in
+ * mpimap-worker, the main thread, with MPI initialised at
+ * MPI_THREAD_FUNNELED). A strategy may call mpimap_engine_run() from one
+ * other thread of its own (a compute thread, so that the calling thread
+ * stays free to make the MPI calls while a handler runs), at the same time
+ * as the calling thread uses every other engine service (read, skip,
+ * rewind, count, emit, serial, the accessors): mpimap_engine_run() touches
+ * only its own arguments, the handler and the engine's record of the item
+ * running (which the crash reporter reads). Never call mpimap_engine_run()
+ * from two threads at once, nor any other service from a thread other than
+ * the one that called map(). The handler then runs on that other thread:
+ * it may call MPI only if MPI was initialised at MPI_THREAD_MULTIPLE. Strategies built here use
+ * a compute thread only when MPI_Query_thread() gives at least
+ * MPI_THREAD_FUNNELED (a program that called plain MPI_Init() gets its
+ * handlers run on its own thread, as before), or when the environment says
+ * MPIMAP_COMPUTE_THREAD=1 (=0 turns the thread off).
  */
 #ifndef MPIMAP_STRATEGY_H
 #define MPIMAP_STRATEGY_H
@@ -74,7 +91,9 @@ int mpimap_engine_count(mpimap_engine *e, uint64_t *n);
 /* Any rank. Run the handler on every item of a batch and append their
  * result set to *results (which is replaced, not extended). Returns 0, or
  * < 0 when the engine itself failed (an item's failure is not an error:
- * it is recorded in the result set). */
+ * it is recorded in the result set). May be called from one thread other
+ * than the one that called map(), while that thread reads and emits (see
+ * "Threads" above). */
 int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
                       mpimap_buf *results);
 
