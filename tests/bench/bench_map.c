@@ -159,7 +159,10 @@ static unsigned long long arg_count(const char *s, const char *what)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    /* As mpimap-worker does: the strategies then run the handler on a
+     * compute thread (MPIMAP_COMPUTE_THREAD=0 measures them without). */
+    int provided;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
     if (nranks != 2) {

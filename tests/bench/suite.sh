@@ -21,10 +21,17 @@
 # Environment (defaults in brackets): SUITE_TRIVIAL [1000000] items in (a),
 # SUITE_TRIVIAL_C1 [100000] items for mpi4py chunksize 1 in (a),
 # SUITE_BIG [10000000] items in (d)'s second function row (0: skip it),
-# SUITE_RANKS [4] ranks in (b), SUITE_PER_RANK [50], SUITE_MEAN_MS [20],
+# SUITE_RANKS ["2 4"] rank counts in (b), SUITE_PER_RANK [50], SUITE_MEAN_MS [20],
 # SUITE_SCALE ["1 2 4 8"], SUITE_SCALE_ITEMS [400], SUITE_SCALE_MEAN_MS [10],
 # SUITE_CMD_ITEMS [2000] items in (d)'s command row, SUITE_REPS [3],
-# SUITE_PYTHON [/usr/bin/python3] (the Python that has mpi4py). The Open MPI
+# SUITE_PYTHON [/usr/bin/python3] (the Python that has mpi4py),
+# SUITE_PARTS ["a b c d"] the parts to run, SUITE_CHUNKS ["1000 16384"] the
+# fixed chunks of the `pool --chunk K` rows in (a) (the reference of the
+# trivial-item targets), SUITE_MEDIAN [1] runs of every mpimap cell of (a)
+# and (b), the median shown, SUITE_BASELINE [unset] a directory of other
+# strategy plugins (say a build of the previous commit): its strategies run
+# beside these in (a) and (b) as base:NAME, in the same run, SUITE_TOOLS [1]
+# 0: leave out mpi4py.futures and GNU parallel even when installed. The Open MPI
 # settings of tests/meson.build's test_env are applied when unset.
 set -u
 
@@ -64,7 +71,11 @@ export MPIMAP_PLUGIN_SYSTEM_PATH MPIMAP_PLUGIN_PATH MPIMAP_WORKER \
 trivial=${SUITE_TRIVIAL:-1000000}
 trivial_c1=${SUITE_TRIVIAL_C1:-100000}
 big=${SUITE_BIG:-10000000}
-ranks=${SUITE_RANKS:-4}
+ranks_list=${SUITE_RANKS:-2 4}
+parts=${SUITE_PARTS:-a b c d}
+chunks=${SUITE_CHUNKS:-1000 16384}
+median_runs=${SUITE_MEDIAN:-1}
+baseline=${SUITE_BASELINE:-}
 per_rank=${SUITE_PER_RANK:-50}
 mean=${SUITE_MEAN_MS:-20}
 scale=${SUITE_SCALE:-1 2 4 8}
@@ -92,13 +103,17 @@ if [ ${#strategies[@]} -eq 0 ]; then
 fi
 notes=()
 have_futures=0
-if [ -x "$python" ] && "$python" -c 'import mpi4py.futures' 2>/dev/null; then
+if [ "${SUITE_TOOLS:-1}" = 0 ]; then
+    notes+=("mpi4py.futures and GNU parallel rows skipped: SUITE_TOOLS=0")
+elif [ -x "$python" ] && "$python" -c 'import mpi4py.futures' 2>/dev/null; then
     have_futures=1
 else
     notes+=("mpi4py.futures rows skipped: $python cannot import mpi4py.futures (apt-get install python3-mpi4py)")
 fi
 have_parallel=0
-if command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
+if [ "${SUITE_TOOLS:-1}" = 0 ]; then
+    :
+elif command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
     have_parallel=1
 else
     notes+=("GNU parallel rows skipped: not installed (apt-get install parallel)")
@@ -117,12 +132,13 @@ lines() { wc -l <"$1" | tr -d ' '; }
 # $tmp/out, report to $tmp/r.json; sets WALL (seconds, end to end). Fails
 # (and counts a failure) when the map fails or loses results.
 mm() {
-    local np=$1 s=$2 in=$3 t0 t1
+    local np=$1 s=$2 in=$3 t0 t1 path=$MPIMAP_PLUGIN_PATH
     shift 3
+    case $s in base:*) s=${s#base:} path=$baseline:$MPIMAP_PLUGIN_PATH ;; esac
     rm -f "$tmp/r.json"
     t0=$(now_ns)
-    if ! "$mpimap" run -q -n "$np" -l mpirun -s "$s" --workdir "$tmp" -i "$in" -o "$tmp/out" \
-        --report-json "$tmp/r.json" "$@" 2>"$tmp/err"; then
+    if ! MPIMAP_PLUGIN_PATH=$path "$mpimap" run -q -n "$np" -l mpirun -s "$s" --workdir "$tmp" \
+        -i "$in" -o "$tmp/out" --report-json "$tmp/r.json" "$@" 2>"$tmp/err"; then
         echo "suite.sh: failed: mpimap run -n $np -s $s -i $in $*" >&2
         sed 's/^/    /' "$tmp/err" | head -5 >&2
         failures=$((failures + 1))
@@ -196,14 +212,28 @@ sleep_map() {
             END {printf "%.6f %.3f", l - f, b / (j * (l - f))}' "$tmp/plog")
         ;;
     *)
-        mm "$np" "$engine" "$in" --function "$work:sleepms" || return 0
-        SM=$(awk -v m="$(jnum "$tmp/r.json" makespan)" -v e="$(jnum "$tmp/r.json" efficiency)" \
-            'BEGIN {printf "%.6f %.3f", m, e}')
+        # SUITE_MEDIAN runs; the one of median efficiency.
+        local r runs=""
+        for ((r = 0; r < median_runs; r++)); do
+            mm "$np" "$engine" "$in" --function "$work:sleepms" || return 0
+            runs+=$(awk -v m="$(jnum "$tmp/r.json" makespan)" -v e="$(jnum "$tmp/r.json" efficiency)" \
+                'BEGIN {printf "%.6f %.3f", m, e}')$'\n'
+        done
+        SM=$(printf '%s' "$runs" | sort -k2,2g | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}')
         ;;
     esac
 }
 
-engines=("${strategies[@]}")
+# has_part X: whether part X of the suite runs (SUITE_PARTS).
+has_part() { [[ " $parts " == *" $1 "* ]]; }
+
+mm_engines=("${strategies[@]}")
+if [ -n "$baseline" ]; then
+    for s in "${strategies[@]}"; do
+        [ -e "$baseline/mpimap_strategy_$s.so" ] && mm_engines+=("base:$s")
+    done
+fi
+engines=("${mm_engines[@]}")
 [ $have_futures = 1 ] && engines+=(futures:1 futures:auto)
 [ $have_parallel = 1 ] && engines+=(parallel)
 label() {
@@ -215,25 +245,73 @@ label() {
     esac
 }
 
-echo "mpimap benchmark suite: strategies ${strategies[*]}; $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "mpimap benchmark suite: strategies ${strategies[*]}; $(date -u '+%Y-%m-%d %H:%M UTC')"
+cpu=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)
+echo "machine: $(uname -m), ${cpu:-unknown CPU}, $(nproc) CPUs online;" \
+    "load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "$baseline" ] && echo "baseline: base:NAME = the strategy plugins of $baseline"
+[ "$median_runs" -gt 1 ] && echo "every mpimap cell of (a) and (b): the median of $median_runs runs"
 for n in "${notes[@]}"; do echo "note: $n"; done
 
 # ---- (a) trivial items ------------------------------------------------------------------
+# triv ENGINE [ARGS]: SUITE_MEDIAN maps of the trivial items, the one of
+# median makespan: sets TR to "WALL MAKESPAN DISPATCH_PER_ITEM" or FAIL.
+triv() {
+    local e=$1 r runs=""
+    shift
+    TR=FAIL
+    for ((r = 0; r < median_runs; r++)); do
+        mm 2 "$e" "$tmp/trivial" --function "$work:noop" "$@" || return 0
+        runs+="$WALL $(jnum "$tmp/r.json" makespan) $(jnum "$tmp/r.json" dispatch_per_item)"$'\n'
+    done
+    TR=$(printf '%s' "$runs" | sort -k2,2g | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}')
+}
+triv_row() {
+    local l=$1 w m d
+    read -r w m d <<<"$TR"
+    if [ "$w" = FAIL ]; then
+        printf '%-16s %10d %9s\n' "$l" "$trivial" FAIL
+        return
+    fi
+    awk -v l="$l" -v n="$trivial" -v w="$w" -v m="$m" -v d="$d" -v r="$(fmt_rate "$trivial" "$w")" \
+        'BEGIN {printf "%-16s %10d %9.3f %11s %10.3f %12.1f %14.1f\n", l, n, w, r,
+                w / n * 1e6, m / n * 1e9, d * 1e9}'
+}
+if has_part a; then
 seq 1 "$trivial" >"$tmp/trivial"
 echo
 echo "(a) trivial items: $trivial no-op function items on 2 ranks, end to end"
 printf '%-16s %10s %9s %11s %10s %12s %14s\n' engine items wall_s items/s us/item \
     map_ns/item dispatch_ns/it
-for s in "${strategies[@]}"; do
-    if mm 2 "$s" "$tmp/trivial" --function "$work:noop"; then
-        awk -v l="$s" -v n="$trivial" -v w="$WALL" -v m="$(jnum "$tmp/r.json" makespan)" \
-            -v d="$(jnum "$tmp/r.json" dispatch_per_item)" -v r="$(fmt_rate "$trivial" "$WALL")" \
-            'BEGIN {printf "%-16s %10d %9.3f %11s %10.3f %12.1f %14.1f\n", l, n, w, r,
-                    w / n * 1e6, m / n * 1e9, d * 1e9}'
-    else
-        printf '%-16s %10d %9s\n' "$s" "$trivial" FAIL
+declare -A twall
+best_fixed="" best_fixed_wall=""
+for c in $chunks; do
+    triv pool --chunk "$c"
+    triv_row "pool --chunk $c"
+    read -r w m _ <<<"$TR"
+    [ "$w" = FAIL ] && continue
+    if [ -z "$best_fixed_wall" ] || awk -v a="$m" -v b="$best_fixed_wall" 'BEGIN {exit !(a < b)}'; then
+        best_fixed=$c best_fixed_wall=$m
     fi
 done
+for s in "${mm_engines[@]}"; do
+    triv "$s"
+    triv_row "$s"
+    read -r w m _ <<<"$TR"
+    twall[$s]=$m
+    [ "$w" = FAIL ] && twall[$s]=FAIL
+done
+if [ -n "$best_fixed_wall" ]; then
+    echo "targets against the best fixed chunk (pool --chunk $best_fixed), map time (makespan):"
+    for s in "${mm_engines[@]}"; do
+        case ${s#base:} in guided) t=1.10 ;; steal) t=2 ;; *) continue ;; esac
+        w=${twall[$s]}
+        [ "$w" = FAIL ] && continue
+        awk -v l="$s" -v w="$w" -v b="$best_fixed_wall" -v t="$t" 'BEGIN {r = w / b;
+            printf "  %-14s %5.2fx the best fixed chunk  (target <= %.2fx: %s)\n", l, r, t,
+            r <= t ? "met" : "MISSED"}'
+    done
+fi
 best_chunk="" best_rate=0
 if [ $have_futures = 1 ]; then
     seq 1 "$trivial_c1" >"$tmp/trivial_c1"
@@ -254,10 +332,14 @@ if [ $have_futures = 1 ]; then
 fi
 echo "us/item = wall time / items (launch included); map_ns/item = the report's makespan / items;"
 echo "dispatch = the report's gaps between a rank's items, per item. mpi4py: 2 workers + a manager."
+fi
 
 # ---- (b) skewed sleep-based items ------------------------------------------------------------
+if has_part b; then
+for ranks in $ranks_list; do
 nb=$((ranks * per_rank))
 workloads=(lognormal pareto asc desc)
+unset cell
 declare -A cell
 for wl in "${workloads[@]}"; do
     "$workload" "$wl" "$nb" "$mean" >"$tmp/wl.$wl" || exit 2
@@ -268,13 +350,19 @@ for wl in "${workloads[@]}"; do
 done
 echo
 echo "(b) skewed sleep items: $nb items (mean $mean ms) on $ranks ranks: load-balance efficiency"
-printf '%-10s %6s' workload bound
+printf '%-10s %6s %8s' workload bound in-order
 for e in "${engines[@]}"; do printf ' %13s' "$(label "$e")"; done
 echo
 for wl in "${workloads[@]}"; do
     bound=$(awk -v r="$ranks" '{s += $1; if ($1 > m) m = $1}
         END {t = s / r; printf "%.3f", s / (r * (m > t ? m : t))}' "$tmp/wl.$wl")
-    printf '%-10s %6s' "$wl" "$bound"
+    # Greedy list scheduling in input order, no overhead: each item to the
+    # rank that is free first (a dealer with no latency and no queues).
+    inorder=$(awk -v r="$ranks" '{m = 1; for (i = 2; i <= r; i++) if (f[i] < f[m]) m = i;
+        f[m] += $1; s += $1}
+        END {x = 0; for (i = 1; i <= r; i++) if (f[i] > x) x = f[i]; printf "%.3f", s / (r * x)}' \
+        "$tmp/wl.$wl")
+    printf '%-10s %6s %8s' "$wl" "$bound" "$inorder"
     for e in "${engines[@]}"; do
         read -r ms eff <<<"${cell[$wl,$e]}"
         [ "$ms" = FAIL ] && eff=FAIL
@@ -284,7 +372,7 @@ for wl in "${workloads[@]}"; do
 done
 echo "makespan in s (x = ${engines[0]}'s makespan / this one's: > 1 is faster than ${engines[0]})"
 for wl in "${workloads[@]}"; do
-    printf '%-10s %6s' "$wl" ""
+    printf '%-10s %6s %8s' "$wl" "" ""
     read -r base _ <<<"${cell[$wl,${engines[0]}]}"
     for e in "${engines[@]}"; do
         read -r ms _ <<<"${cell[$wl,$e]}"
@@ -299,10 +387,16 @@ done
 echo "efficiency = sum of item times / (ranks x makespan), makespan = first item's start to last"
 echo "item's end (mpimap: --report-json; mpi4py and parallel: the same from their own timings)."
 echo "bound = the best any deal can do: sum / (ranks x max(sum / ranks, largest item))."
+echo "in-order = what dealing in input order can do at best (greedy list scheduling, each item"
+echo "to the rank free first, no overhead): pool and guided cannot know an item's cost before it"
+echo "runs, so they cannot beat it; steal can (ranks run their shares side by side)."
 echo "mpimap: --function bench_work.so:sleepms; mpi4py: time.sleep, $ranks workers + a manager,"
 echo "c=auto = ceil(items / (4 x workers)); parallel: -j $ranks -k sleep {} (a process per item)."
+done
+fi
 
 # ---- (c) scaling ---------------------------------------------------------------------------------
+if has_part c; then
 "$workload" lognormal "$scale_items" "$scale_mean" >"$tmp/scale" || exit 2
 total=$(awk '{s += $1} END {printf "%.6f", s / 1000}' "$tmp/scale")
 echo
@@ -325,8 +419,10 @@ for np in $scale; do
     echo
 done
 echo "mpi4py: N workers + a manager (N + 1 processes); ranks beyond the 2 cores sleep, not spin."
+fi
 
 # ---- (d) whole-map throughput ---------------------------------------------------------------------
+if has_part d; then
 # best_of LABEL: the smallest of the WALL values collected in times[LABEL].
 declare -A times
 best_of() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -g | head -1; }
@@ -374,6 +470,7 @@ else
     echo "command echo {} vs GNU parallel: skipped (no GNU parallel)"
 fi
 echo "ratio = the other tool's best wall time / mpimap's. mpi4py: its best chunksize from (a)."
+fi
 echo
 echo "suite: $(($(date +%s) - t_suite)) s; figures, not a pass/fail$([ $failures = 0 ] || echo "; $failures mpimap maps FAILED")"
 [ $failures = 0 ]
