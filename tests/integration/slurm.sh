@@ -221,16 +221,30 @@ done
 clean_wd
 ok "Ctrl-C: slurm job $id CANCELLED, its processes gone, exit 4"
 
-# ---- (d) the walltime ------------------------------------------------------------
+# ---- (d) the walltime, then --resume in a new job ----------------------------------
 # Slurm's smallest limit is a minute (OverTimeLimit=0, KillWait=2 in
-# tests/slurm/setup.sh): two ranks with 90 s of sleeping each.
-printf '%s\n' 45 45 45 45 >"$T/long"
-mmt 150 4 "$T/out" "$T/err" -n 2 --launcher slurm -v --walltime 1:00 -i "$T/long" -- sleep '{}'
+# tests/slurm/setup.sh): two ranks, four items of 45 s: two finish, two are
+# killed at the walltime. --resume (with a longer walltime) runs those two
+# in a new job, and the output is the whole map's.
+printf '45 %s\n' a b c d >"$T/long"
+sed 's/^/done /' "$T/long" >"$T/long.ref"
+mmt 150 4 "$T/out" "$T/err" -n 2 --launcher slurm -v --walltime 1:00 -i "$T/long" \
+    -- sh -c 'sleep "${0%% *}" && echo "done $0"' {}
 has "$T/err" "killed at its walltime" "--walltime 1:00"
 id=$(jobid_of "$T/err")
 st=$(state "$id")
 [ "$st" = TIMEOUT ] || fail "slurm job $id ended $st, not TIMEOUT"
-clean_wd
-ok "--walltime 1:00: slurm job $id TIMEOUT, 'killed at its walltime', exit 4"
+dir=$(ls -d "$WD"/mpimap-*) || fail "--walltime: no job directory kept"
+has "$T/err" "resume with: mpimap run --resume $dir" "--walltime 1:00"
+ok "--walltime 1:00: slurm job $id TIMEOUT, 'killed at its walltime', exit 4, resumable"
+t0=$SECONDS
+mmt 150 0 "$T/out" "$T/err" --resume "$dir" --walltime 2:00 -v
+same "$T/long.ref" "$T/out" "--resume after the walltime"
+id2=$(jobid_of "$T/err")
+[ -n "$id2" ] && [ "$id2" != "$id" ] || fail "--resume: no new slurm job ($id2)"
+took=$((SECONDS - t0))
+[ $took -lt 100 ] || fail "--resume ran more than the two items left (${took} s)"
+[ ! -e "$dir" ] || fail "--resume: the job directory was kept after success"
+ok "--resume: slurm job $id2 ran the 2 items left (${took} s); the output is the whole map's"
 
 done_checks
