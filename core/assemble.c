@@ -15,6 +15,7 @@
 #include "assemble.h"
 #include "journal.h"
 #include "ledger.h"
+#include "wire.h"
 
 /* Where an item's chosen entry is: priority (3 ok, 2 failed, 1 died) in
  * the top 2 bits, journal number + 1 in the next 16, the entry's offset
@@ -157,12 +158,8 @@ int mpimap_assemble(const char *dir, uint64_t nitems, int unordered, mpimap_writ
             break;
         }
         const unsigned char *h = views[k].map + (l & LOC_OFF_MASK);
-        uint32_t status;
-        uint32_t rank;
-        uint64_t n;
-        memcpy(&status, h + 8, 4);
-        memcpy(&rank, h + 12, 4);
-        memcpy(&n, h + 32, 8);
+        uint32_t status = get_u32(h + 8), rank = get_u32(h + 12);
+        uint64_t n = get_u64(h + 32);
         const void *data = h + MPIMAP_JOURNAL_ENTRY_HEADER;
         int ok = status == MPIMAP_JOURNAL_OK;
         if (!ok) {

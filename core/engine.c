@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "wire.h"
 
 struct pending_set {
     uint64_t first, count;
@@ -17,27 +18,6 @@ struct pending_set {
     size_t len;
 };
 
-static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, sizeof v); }
-static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, sizeof v); }
-static void put_f64(unsigned char *p, double v) { memcpy(p, &v, sizeof v); }
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static double get_f64(const unsigned char *p)
-{
-    double v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 double mpimap_now(void)
 {

@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "journal.h"
+#include "wire.h"
 
 /* ---- CRC-32C, slicing by 8 ----------------------------------------------- */
 
@@ -98,24 +99,6 @@ uint32_t mpimap_crc32c_portable(uint32_t crc, const void *data, size_t len)
 
 /* ---- reading ------------------------------------------------------------- */
 
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static double get_f64(const unsigned char *p)
-{
-    double v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 /* Check a record's entries without calling anyone: 1 when well formed. */
 static int entries_ok(const unsigned char *p, uint64_t len)
@@ -261,12 +244,10 @@ static int flush_record(int fd, mpimap_buf *buf)
 {
     unsigned char *h = buf->data;
     uint64_t rl = buf->len - MPIMAP_JOURNAL_RECORD_HEADER;
-    uint32_t magic = MPIMAP_JOURNAL_RECORD_MAGIC;
-    memcpy(h, &magic, 4);
-    memcpy(h + 8, &rl, 8);
+    put_u32(h, MPIMAP_JOURNAL_RECORD_MAGIC);
+    put_u64(h + 8, rl);
     uint32_t crc = mpimap_crc32c(0, h + 8, 8);
-    crc = mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl);
-    memcpy(h + 4, &crc, 4);
+    put_u32(h + 4, mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl));
     off_t before = lseek(fd, 0, SEEK_END);
     if (write_all(fd, h, buf->len) < 0) {
         /* A partial record is a torn tail: cut it off, so that a later
@@ -384,14 +365,12 @@ int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
     if (rc < 0)
         return rc;
     unsigned char *e = j->stage.data + at;
-    uint32_t st = (uint32_t)status, rk = (uint32_t)rank;
-    uint64_t n = len;
-    memcpy(e, &index, 8);
-    memcpy(e + 8, &st, 4);
-    memcpy(e + 12, &rk, 4);
-    memcpy(e + 16, &start, 8);
-    memcpy(e + 24, &duration, 8);
-    memcpy(e + 32, &n, 8);
+    put_u64(e, index);
+    put_u32(e + 8, (uint32_t)status);
+    put_u32(e + 12, (uint32_t)rank);
+    put_f64(e + 16, start);
+    put_f64(e + 24, duration);
+    put_u64(e + 32, (uint64_t)len);
     if (len)
         memcpy(e + MPIMAP_JOURNAL_ENTRY_HEADER, data, len);
     j->stage.len = at + MPIMAP_JOURNAL_ENTRY_HEADER + len;
