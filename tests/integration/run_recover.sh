@@ -26,7 +26,7 @@ ok "serial reference: $N items"
 worker_pids() {
     local p c
     for p in /proc/[0-9]*; do
-        c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+        c=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
         case "$c" in "$MPIMAP_WORKER $WD/"*) echo "${p#/proc/}" ;; esac
     done
 }
@@ -160,6 +160,32 @@ done
 has "$T/err" "item 7 (rank " "--retries: the summary"
 has "$T/err" "1 of 20 items failed" "--retries: the summary"
 ok "--retries 2: four items succeed on their second attempt, one fails all 3; the joblog has every attempt"
+
+# ---- --resume --retry-failed -----------------------------------------------------------
+# Items 0, 10, 20 and 30 fail their first attempt; Ctrl-C stops the map
+# after them; --resume --retry-failed runs them again (a plain --resume
+# would keep them failed).
+rm -rf "$T/flaky" && mkdir "$T/flaky"
+seq 0 199 >"$T/two100"
+script='if [ $(($1 % 10)) = 0 ] && [ "$1" -le 30 ] && [ ! -e "$2/$1" ]; then : >"$2/$1"; exit 3; fi
+sleep 0.02; echo "ok$1"'
+"$MPIMAP" run --workdir "$WD" -n 2 --chunk 1 -i "$T/two100" -o "$T/out" \
+    -- sh -c "$script" sh {} "$T/flaky" 2>"$T/err" &
+pid=$!
+t0=$SECONDS
+until [ -e "$T/flaky/30" ]; do
+    [ $((SECONDS - t0)) -lt 60 ] || fail "--retry-failed: the map did not get to item 30"
+    sleep 0.05
+done
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+[ $rc = 4 ] || { cat "$T/err" >&2; fail "--retry-failed: Ctrl-C gave exit $rc"; }
+dir=$(ls -d "$WD"/mpimap-*)
+mm 0 "$T/o" "$T/err" --resume "$dir" --retry-failed
+seq 0 199 | sed 's/^/ok/' >"$T/r200"
+same "$T/r200" "$T/out" "--resume --retry-failed"
+ok "--resume --retry-failed: the items that had failed before the stop run again and succeed"
 
 # ---- timeouts --------------------------------------------------------------------------
 printf '1\n2\n3\n4\n5\n' >"$T/five"
