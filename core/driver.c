@@ -1136,12 +1136,15 @@ static int read_outcomes(mpimap_job *j)
             uint64_t idx;
             char status[16];
             int off = 0;
+            /* A line per attempt, in order (retries, restarts): the last
+             * one of an item says how it ended. */
             if (sscanf(line, "%" SCNu64 "\t%*d\t%*f\t%*f\t%15[a-z]\t%n", &idx, status, &off) ==
                     2 &&
-                off > 0 && strcmp(status, "failed") == 0 && idx < j->nitems) {
-                out[idx].status = MPIMAP_EITEMS;
+                off > 0 && idx < j->nitems) {
+                int ok = strcmp(status, "ok") == 0;
+                out[idx].status = ok ? 0 : MPIMAP_EITEMS;
                 free(out[idx].reason);
-                out[idx].reason = strdup(line + off);
+                out[idx].reason = ok ? NULL : strdup(line + off);
             }
         }
         free(line);

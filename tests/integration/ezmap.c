@@ -254,6 +254,31 @@ static void test_function(void)
     CHECK(jobdirs() == 0, "failed items: a job directory was left");
     ok("np 2: failed items give MPIMAP_EITEMS, their status and reason, the rest intact");
 
+    /* Retries, results in memory: an item that fails its first attempt and
+     * succeeds on the second is ok (the joblog has both attempts); one that
+     * always fails is failed after 1 + retries attempts. */
+    char marks[4096 + 32];
+    snprintf(marks, sizeof marks, "%s/marks", base);
+    CHECK(mkdir(marks, 0700) == 0, "cannot create %s", marks);
+    const char *flaky[] = {"sh", "-c",
+                           "case $1 in b) [ -e \"$2/b\" ] || { : >\"$2/b\"; exit 3; };; "
+                           "c) exit 4;; esac; printf %s \"$1\"",
+                           "sh", "{}", marks, NULL};
+    mpimap_item abc[3] = {{"a", 1, 0}, {"b", 1, 1}, {"c", 1, 2}};
+    const char *rwant[3] = {"a", "b", NULL};
+    size_t rwant_len[3] = {1, 1, 0};
+    int rfailed[3] = {0, 0, 1};
+    o = base_options(2, NULL);
+    o.command = flaky;
+    o.retries = 2;
+    rc = mpimap_ezmap(&o, abc, 3, &out, &n);
+    CHECK(rc == MPIMAP_EITEMS, "retries: rc %d, expected MPIMAP_EITEMS", rc);
+    expect("retries", out, n, 3, rwant, rwant_len, rfailed);
+    CHECK(strcmp(out[2].reason, "exit status 4") == 0, "retries: reason '%s'", out[2].reason);
+    mpimap_outcomes_free(out, n);
+    CHECK(jobdirs() == 0, "retries: a job directory was left");
+    ok("np 2: retries with results in memory: the retried item ok, the hopeless one failed");
+
     /* Zero items. */
     const char *cmd[] = {"echo", "{}", NULL};
     o = base_options(2, NULL);
