@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,13 @@ struct job {
     uint32_t buckets[NBUCKETS];
     int progress_fd;
     double t0, last_tick;
+    /* The progress file is written by the map thread (every
+     * PROGRESS_INTERVAL) and by the journal's flusher (as results become
+     * durable, which a long item's result does only after the map thread
+     * has passed): the lock and what the map thread saw last. */
+    pthread_mutex_t progress_lock;
+    uint64_t seen_failed;
+    double seen_median;
     mpimap_report report;      /* per rank counts, the slowest items */
     /* handlers */
     mpimap_fn_handler fn;
@@ -251,20 +259,39 @@ static double median_duration(const struct job *j)
     return upper;
 }
 
-/* "done failed total elapsed median\n" (job.h). */
-static void write_progress(struct job *j, double now)
+/* "done failed total elapsed median\n" (job.h), progress_lock held. */
+static void put_progress(struct job *j, uint64_t done, double now)
 {
-    if (j->progress_fd < 0)
-        return;
-    uint64_t done = j->prior + (j->journal ? mpimap_journal_durable(j->journal) : j->done);
     char buf[160];
     int n = snprintf(buf, sizeof buf, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %.3f %.6f\n", done,
-                     j->failed, j->total, now - j->t0, median_duration(j));
+                     j->seen_failed, j->total, now - j->t0, j->seen_median);
     if (n > 0 && pwrite(j->progress_fd, buf, (size_t)n, 0) == n) {
         if (ftruncate(j->progress_fd, n) != 0) {
             /* progress is best effort */
         }
     }
+}
+
+/* The map thread: what it has seen, and the items durable (or done). */
+static void write_progress(struct job *j, double now)
+{
+    if (j->progress_fd < 0)
+        return;
+    pthread_mutex_lock(&j->progress_lock);
+    j->seen_failed = j->failed;
+    j->seen_median = median_duration(j);
+    put_progress(j, j->prior + (j->journal ? mpimap_journal_durable(j->journal) : j->done),
+                 now);
+    pthread_mutex_unlock(&j->progress_lock);
+}
+
+/* The journal's flusher: more items are durable. */
+static void durable_progress(void *arg, uint64_t durable)
+{
+    struct job *j = arg;
+    pthread_mutex_lock(&j->progress_lock);
+    put_progress(j, j->prior + durable, mpimap_now());
+    pthread_mutex_unlock(&j->progress_lock);
 }
 
 /* ---- sink: journal, output, joblog, failures, progress -------------------- */
@@ -604,6 +631,8 @@ static int setup_root(struct job *j, char **error)
             mpimap_reader_rewind(j->in); /* a malformed input is reported by the map */
     }
     free(ppath);
+    if (j->progress_fd >= 0 && j->journal)
+        mpimap_journal_on_durable(j->journal, durable_progress, j);
     return 0;
 }
 
@@ -627,6 +656,7 @@ static void job_free(struct job *j)
     mpimap_cmd_free(j->cmd);
     mpimap_jobspec_free(&j->spec);
     free(j->dir);
+    pthread_mutex_destroy(&j->progress_lock);
 }
 
 /* ---- the passes ------------------------------------------------------------ */
@@ -715,6 +745,7 @@ int mpimap_job_run(const char *spec_path, MPI_Comm comm)
     memset(&j, 0, sizeof j);
     j.progress_fd = -1;
     j.lock_fd = -1;
+    pthread_mutex_init(&j.progress_lock, NULL);
     int size = 1;
     if (comm != MPI_COMM_NULL) {
         MPI_Comm_rank(comm, &j.rank);

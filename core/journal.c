@@ -219,6 +219,8 @@ struct mpimap_journal {
     uint64_t writing;          /* entries being written */
     uint64_t durable;
     int error;                 /* errno of a failed write or sync (sticky) */
+    void (*on_durable)(void *arg, uint64_t durable);
+    void *on_durable_arg;
 };
 
 static int write_all(int fd, const void *data, size_t len)
@@ -312,6 +314,12 @@ static void *flush_loop(void *arg)
         else
             j->durable += n;
         pthread_cond_broadcast(&j->done);
+        if (!e && j->on_durable) {
+            uint64_t durable = j->durable;
+            pthread_mutex_unlock(&j->lock);
+            j->on_durable(j->on_durable_arg, durable);
+            pthread_mutex_lock(&j->lock);
+        }
     }
     pthread_mutex_unlock(&j->lock);
     mpimap_buf_free(&out);
@@ -423,6 +431,15 @@ int mpimap_journal_sync(mpimap_journal *j, int force)
     }
     pthread_mutex_unlock(&j->lock);
     return rc < 0 ? rc : force ? 1 : 0;
+}
+
+void mpimap_journal_on_durable(mpimap_journal *j, void (*cb)(void *arg, uint64_t durable),
+                               void *arg)
+{
+    pthread_mutex_lock(&j->lock);
+    j->on_durable = cb;
+    j->on_durable_arg = arg;
+    pthread_mutex_unlock(&j->lock);
 }
 
 uint64_t mpimap_journal_durable(const mpimap_journal *j)

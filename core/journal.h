@@ -78,6 +78,12 @@ typedef struct mpimap_journal mpimap_journal;
  * seconds (0: at once). */
 int mpimap_journal_create(mpimap_journal **j, const char *path, double interval);
 
+/* Call cb(arg, durable) on the flusher thread after each record is made
+ * durable (durable: the entries made durable so far; no journal lock is
+ * held). Set it before the first mpimap_journal_sync(). */
+void mpimap_journal_on_durable(mpimap_journal *j, void (*cb)(void *arg, uint64_t durable),
+                               void *arg);
+
 /* Add one entry (memory only, not yet handed over). */
 int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
                        double start, double duration, const void *data, size_t len);

@@ -3,6 +3,7 @@
  * (ledger.c) and the results assembled from them (assemble.c). */
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,58 @@ END_TEST
 
 /* Cut the file at every length: only whole records are read, never a
  * partial one, and good is the end of the last whole record. */
+/* The flusher tells who asked (the progress file) each time more entries
+ * are durable, with no more arrivals; the counts only grow. */
+struct told {
+    pthread_mutex_t lock;
+    uint64_t last, calls, backwards;
+};
+
+static void tell(void *arg, uint64_t durable)
+{
+    struct told *t = arg;
+    pthread_mutex_lock(&t->lock);
+    if (durable < t->last)
+        t->backwards++;
+    t->last = durable;
+    t->calls++;
+    pthread_mutex_unlock(&t->lock);
+}
+
+static uint64_t told_last(struct told *t)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t v = t->last;
+    pthread_mutex_unlock(&t->lock);
+    return v;
+}
+
+START_TEST(on_durable_is_called)
+{
+    char *p = jpath(0);
+    mpimap_journal *j;
+    struct told t = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    ck_assert_int_eq(mpimap_journal_create(&j, p, 0.05), 0);
+    mpimap_journal_on_durable(j, tell, &t);
+    for (uint64_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(mpimap_journal_add(j, i, MPIMAP_JOURNAL_OK, 0, 1, 1, "x", 1), 0);
+        ck_assert_int_eq(mpimap_journal_sync(j, 0), 0);
+    }
+    for (int i = 0; i < 200 && told_last(&t) < 5; i++)
+        usleep(10000);
+    ck_assert_uint_eq(told_last(&t), 5);
+    ck_assert_uint_eq(mpimap_journal_durable(j), 5);
+    /* a forced sync tells too */
+    ck_assert_int_eq(mpimap_journal_add(j, 5, MPIMAP_JOURNAL_OK, 0, 1, 1, "y", 1), 0);
+    ck_assert_int_eq(mpimap_journal_sync(j, 1), 1);
+    ck_assert_int_eq(mpimap_journal_close(j), 0);
+    ck_assert_uint_eq(t.last, 6);
+    ck_assert_uint_ge(t.calls, 2);
+    ck_assert_uint_eq(t.backwards, 0);
+    free(p);
+}
+END_TEST
+
 START_TEST(torn_at_every_byte)
 {
     write_journal(0, 0, 9, 2, MPIMAP_JOURNAL_OK); /* records of 2, 2, 2, 2, 1 */
@@ -344,6 +397,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, crc32c_known_answer);
     tcase_add_test(tc, write_and_read_back);
     tcase_add_test(tc, durable_without_more_arrivals);
+    tcase_add_test(tc, on_durable_is_called);
     tcase_add_test(tc, torn_at_every_byte);
     tcase_add_test(tc, corrupt_byte);
     tcase_add_test(tc, ledger_outcomes);

@@ -215,6 +215,27 @@ grep -Eq "^mpimap: item 3 has run 0m0[1-5]s on rank [01] \([^)]+\)" "$T/err" ||
     { cat "$T/err" >&2; fail "--watchdog: no line naming item 3"; }
 ok "--watchdog 1: the long item is named with its rank, host and time"
 
+# ---- progress while a long item runs ---------------------------------------------------
+# The three short items are durable (and counted in the job's progress file,
+# which the progress line and the walltime warning read) while the long one
+# still runs, not only when the next result arrives.
+printf '10\n10\n10\n4000\n' >"$T/tail"
+timeout 60 "$MPIMAP" run --workdir "$WD" -n 2 -i "$T/tail" -o "$T/out" \
+    --function "$H/libsleepms.so:sleep_ms" 2>"$T/err" &
+bg=$!
+seen=
+for _ in $(seq 40); do
+    sleep 0.1
+    seen=$(cat "$WD"/mpimap-*/progress 2>/dev/null) || continue
+    [ "${seen%% *}" = 3 ] && break
+done
+kill -0 $bg 2>/dev/null || fail "progress: the map ended before the long item could be seen running"
+wait $bg || fail "progress: the map failed: $(cat "$T/err")"
+[ "${seen%% *}" = 3 ] || fail "progress: [$seen] while the long item ran, not 3 items done"
+cmp -s "$T/tail" "$T/out" || fail "progress: the output is not the items"
+clean_wd
+ok "progress: the items done are counted while a long item runs"
+
 # ---- results that cannot be written ----------------------------------------------------
 if [ -w /dev/full ]; then
     mm 3 "$T/out" "$T/err" -n 2 -i "$T/five" -o /dev/full -- echo '{}'
