@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mpimap/mpimap.h>
@@ -190,11 +192,13 @@ int mpimap_batch_submit(const struct mpimap_plugin *launcher,
 }
 
 int mpimap_batch_state(const struct mpimap_plugin *launcher, const char *jobid,
-                       int *state, char **detail, char **error)
+                       int *state, char **detail, int64_t *end, char **error)
 {
     const struct mpimap_launcher_ops *ops = batch_ops(launcher);
     *error = NULL;
     *detail = NULL;
+    if (end)
+        *end = 0;
     if (!ops)
         return MPIMAP_EABI;
     mpimap_strv argv = {0};
@@ -211,6 +215,14 @@ int mpimap_batch_state(const struct mpimap_plugin *launcher, const char *jobid,
         if (rc < 0 && asprintf(error, "cannot read the state of job %s from %s", jobid,
                                argv.v[0]) < 0)
             *error = NULL;
+        /* An end time that cannot be read is no end time: the state stands. */
+        if (rc == 0 && end && *state == MPIMAP_JOB_RUNNING &&
+            ops->size >= offsetof(struct mpimap_launcher_ops, parse_end_time) +
+                             sizeof ops->parse_end_time &&
+            ops->parse_end_time &&
+            ops->parse_end_time(WIFEXITED(st) ? WEXITSTATUS(st) : 128, out,
+                                (int64_t)time(NULL), end) < 0)
+            *end = 0;
     }
     mpimap_strv_free(&argv);
     free(out);

@@ -22,9 +22,12 @@ int mpimap_batch_submit(const struct mpimap_plugin *launcher,
                         const struct mpimap_launch_spec *spec, const char *script_path,
                         char **jobid, char **error);
 
-/* Ask the scheduler for the job's state (enum mpimap_job_state). */
+/* Ask the scheduler for the job's state (enum mpimap_job_state) and, when
+ * end is not NULL, the time (seconds since the epoch) it will kill the
+ * job at its walltime: 0 when the plugin (ABI 1.2's parse_end_time) or
+ * the scheduler does not say. */
 int mpimap_batch_state(const struct mpimap_plugin *launcher, const char *jobid,
-                       int *state, char **detail, char **error);
+                       int *state, char **detail, int64_t *end, char **error);
 
 /* Ask the scheduler to cancel the job. */
 int mpimap_batch_cancel(const struct mpimap_plugin *launcher, const char *jobid,

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mpimap/launcher.h>
@@ -62,6 +63,9 @@ struct mpimap_job {
     int state;                  /* enum mpimap_job_state, last seen */
     char *state_detail;
     double next_query;          /* monotonic time of the next state query */
+    double run_start;           /* wall clock when first seen running, 0 before */
+    double end_time;            /* wall clock of the walltime kill, 0 unknown */
+    uint64_t done_at_start;     /* items done when first seen running */
     int peek;                   /* mpimap status: look, never collect */
     /* what the launcher was given (owned here, for submit after render) */
     struct mpimap_launch_spec ls;
@@ -591,6 +595,7 @@ static int spawn(mpimap_job *j, const struct mpimap_plugin *launcher)
         }
         j->batch = launcher;
         j->state = MPIMAP_JOB_QUEUED;
+        j->run_start = j->end_time = 0;
         j->running = 1;
         return write_batch_file(j) < 0
                    ? job_fail(j, MPIMAP_EIO, "cannot write %s/batch", j->dir)
@@ -825,7 +830,10 @@ static int new_dir(mpimap_job *j, const mpimap_ezmap_options *o,
     if (o->timeout > 0 && !s.timeout_ms)
         s.timeout_ms = 1;
     s.no_journal = o->no_journal;
-    s.count = o->progress;
+    /* Counting the items costs a pass over the input: for a progress line,
+     * and for a scheduler's job (how long the items left need, against
+     * its walltime). */
+    s.count = o->progress || batch;
     set_driver(&s, batch, host, sizeof host);
     char *fpath = NULL, *fsym = NULL;
     if (o->function) {
@@ -1184,6 +1192,33 @@ static const char *resume_hint(mpimap_job *j, char *buf, size_t len)
     return buf;
 }
 
+/* "; resume with: mpimap run --resume DIR --walltime 0:25:00" for a job
+ * killed at its walltime: the time the items left need at the rate this
+ * job ran them (from when it was first seen running to now), a quarter
+ * more and a minute to start, in whole minutes; twice the walltime (asked
+ * for, or the scheduler's) when it finished none. */
+static const char *resume_walltime_hint(mpimap_job *j, char *buf, size_t len)
+{
+    resume_hint(j, buf, len);
+    double walltime = j->ls.walltime > 0 ? (double)j->ls.walltime : j->end_time - j->run_start;
+    if (!*buf || j->run_start <= 0 || walltime <= 0)
+        return buf;
+    uint64_t done = 0, failed, total = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double ran = (double)ts.tv_sec - j->run_start;
+    double need = 2.0 * walltime;
+    if (mpimap_ezmap_progress(j, &done, &failed, &total) == 0 && total > done &&
+        done > j->done_at_start && ran > 0)
+        need = (double)(total - done) * ran / (double)(done - j->done_at_start) * 1.25 + 60;
+    if (need > 365.0 * 86400)
+        need = 365.0 * 86400;
+    long m = (long)(need / 60) + 1;
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, " --walltime %ld:%02ld:00", m / 60, m % 60);
+    return buf;
+}
+
 static int file_in_dir(mpimap_job *j, const char *name)
 {
     char *p = path_join(j->dir, name);
@@ -1254,8 +1289,8 @@ static int collect(mpimap_job *j, int wstatus)
                           how ? how : "?", log, j->batch ? j->log_path : "",
                           *hint ? hint : "");
         else if (j->batch && j->state == MPIMAP_JOB_TIMEOUT)
-            rc = job_fail(j, MPIMAP_ECRASH, "the job was killed at its walltime (%s)%s", how ? how : "?",
-                          *hint ? hint : "");
+            rc = job_fail(j, MPIMAP_ECRASH, "the job was killed at its walltime (%s)%s",
+                          how ? how : "?", resume_walltime_hint(j, hint, sizeof hint));
         else if (!file_in_dir(j, "error") && mpimap_recovery_journals(j->dir) > j->journals)
             /* The map had started, and did not stop for a reason of its own. */
             rc = job_fail(j, MPIMAP_ECRASH, "the job died before the end (%s)%s%s%s", how ? how : "?",
@@ -1305,6 +1340,36 @@ int mpimap_ezmap_start(const mpimap_ezmap_options *opts, const mpimap_item *item
     return rc;
 }
 
+/* The job is running: when did it start, and when will the scheduler kill
+ * it (end: what the scheduler said, 0 when it did not; the walltime asked
+ * for, counted from now, in its place)? */
+static void note_running(mpimap_job *j, int64_t end)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    if (j->run_start == 0) {
+        uint64_t done = 0, failed, total;
+        j->run_start = now;
+        j->done_at_start = mpimap_ezmap_progress(j, &done, &failed, &total) == 0 ? done : 0;
+        if (!end && j->ls.walltime > 0)
+            j->end_time = now + (double)j->ls.walltime;
+    }
+    if (end)
+        j->end_time = (double)end;
+}
+
+int mpimap_job_end_time(const mpimap_job *j, double *end, double *run_start,
+                        uint64_t *done_at_start)
+{
+    if (!j || !j->batch || !j->running || j->state != MPIMAP_JOB_RUNNING || j->end_time <= 0)
+        return 0;
+    *end = j->end_time;
+    *run_start = j->run_start;
+    *done_at_start = j->done_at_start;
+    return 1;
+}
+
 /* A scheduler's job: ask for its state (at most every half second). */
 static int poll_batch(mpimap_job *j)
 {
@@ -1314,7 +1379,8 @@ static int poll_batch(mpimap_job *j)
     j->next_query = now + 0.5;
     char *detail = NULL, *error = NULL;
     int state = 0;
-    int rc = mpimap_batch_state(j->batch, j->jobid, &state, &detail, &error);
+    int64_t end = 0;
+    int rc = mpimap_batch_state(j->batch, j->jobid, &state, &detail, &end, &error);
     if (rc < 0) {
         /* A scheduler that does not answer once is not a failed job. */
         free(detail);
@@ -1325,6 +1391,8 @@ static int poll_batch(mpimap_job *j)
     j->state_detail = detail;
     j->state = state;
     free(error);
+    if (state == MPIMAP_JOB_RUNNING)
+        note_running(j, end);
     if (state == MPIMAP_JOB_QUEUED || state == MPIMAP_JOB_RUNNING || j->peek)
         return MPIMAP_EBUSY;
     return collect(j, 0);

@@ -58,6 +58,14 @@ int mpimap_job_state(mpimap_job *job, int *state, const char **detail);
  * the scheduler's detail; asks nothing. */
 int mpimap_job_last_state(const mpimap_job *job, const char **detail);
 
+/* A scheduler's job that is running: the time (seconds since the epoch)
+ * the scheduler will kill it at its walltime, from the scheduler or else
+ * from --walltime counted from when the job was first seen running; that
+ * moment, and the items done then (for the rate of this run). 1 when
+ * known, 0 otherwise. */
+int mpimap_job_end_time(const mpimap_job *job, double *end, double *run_start,
+                        uint64_t *done_at_start);
+
 /* An item that has run for longer than max(floor, 10 x the median item
  * time): 1 and its details (*host malloc'd), else 0. */
 int mpimap_job_straggler(const mpimap_job *job, double floor, uint64_t *index, int *rank,

@@ -1261,6 +1261,72 @@ START_TEST(states)
 }
 END_TEST
 
+/* ---- the end time of a running job (ABI 1.2) --------------------------------------- */
+
+typedef struct end_case {
+    const char *what, *launcher;
+    const char *out;
+    int rc;
+    int64_t left; /* seconds from now; -1: no end (0) */
+} end_case;
+
+static const end_case end_cases[] = {
+    {"torque running", "torque",
+     TORQUE_XML("R", "<resources_used><cput>00:01:00</cput><walltime>00:05:00</walltime>"
+                     "</resources_used>"),
+     0, 3300},
+    {"torque running, no time used yet", "pbs", TORQUE_XML("R", ""), 0, -1},
+    {"torque queued", "torque", TORQUE_XML("Q", ""), 0, -1},
+    {"torque completed", "torque",
+     TORQUE_XML("C", "<resources_used><walltime>01:00:02</walltime></resources_used>"
+                     "<exit_status>-11</exit_status>"),
+     0, -1},
+    {"pbspro running", "pbs", PBSPRO("R", "    resources_used.walltime = 00:59:30\n"), 0, 30},
+    {"pbspro running past its limit", "pbs",
+     PBSPRO("R", "    resources_used.walltime = 01:00:09\n"), 0, 0},
+    {"pbspro running, garbled time used", "pbs",
+     PBSPRO("R", "    resources_used.walltime = 00:x9:30\n"), MPIMAP_EINVAL, -1},
+    {"pbspro queued", "pbs", PBSPRO("Q", "    resources_used.walltime = 00:00:00\n"), 0, -1},
+    {"pbs, no limit", "pbs",
+     "Job Id: 1.h\n    job_state = R\n    resources_used.walltime = 00:00:05\n", 0, -1},
+    {"pbs, a day", "pbs",
+     "Job Id: 1.h\n    job_state = R\n    resources_used.walltime = 1:00:00\n"
+     "    Resource_List.walltime = 48:00:00\n",
+     0, 47 * 3600},
+    {"pbs, nothing", "pbs", "", 0, -1},
+};
+#define NENDS ((int)(sizeof end_cases / sizeof end_cases[0]))
+
+START_TEST(end_times)
+{
+    const end_case *c = &end_cases[_i];
+    loaded l = load(c->launcher);
+    ck_assert(l.ops->parse_end_time != NULL);
+    const int64_t now = 1764770000;
+    int64_t end = -7;
+    int rc = l.ops->parse_end_time(0, c->out, now, &end);
+    ck_assert_msg(rc == c->rc, "%s: rc %d, wanted %d", c->what, rc, c->rc);
+    if (rc == 0)
+        ck_assert_msg(end == (c->left < 0 ? 0 : now + c->left), "%s: end now%+lld, wanted %lld",
+                      c->what, (long long)(end - now), (long long)c->left);
+    ck_assert_int_eq(l.ops->parse_end_time(0, NULL, now, &end), 0);
+    ck_assert_int_eq(end, 0);
+    unload(&l);
+}
+END_TEST
+
+/* Moab, LSF and Grid Engine leave it to the driver (the walltime asked
+ * for, counted from when the job is seen running). */
+START_TEST(no_end_times)
+{
+    static const char *const others[] = {"moab", "lsf", "sge"};
+    loaded l = load(others[_i]);
+    ck_assert_uint_eq(l.plugin->abi_minor, MPIMAP_ABI_MINOR);
+    ck_assert(l.ops->parse_end_time == NULL);
+    unload(&l);
+}
+END_TEST
+
 /* The query command really shows the scheduler's complaint on standard
  * output: run it against stand-in scheduler commands that print "no such
  * job" on standard error, as the real ones do. */
@@ -1323,6 +1389,8 @@ Suite *test_suite(void)
     tcase_add_loop_test(tc, commands, 0, NLAUNCHERS);
     tcase_add_loop_test(tc, jobids, 0, NJOBIDS);
     tcase_add_loop_test(tc, states, 0, NSTATES);
+    tcase_add_loop_test(tc, end_times, 0, NENDS);
+    tcase_add_loop_test(tc, no_end_times, 0, 3);
     tcase_add_loop_test(tc, query_merges_stderr, 0, NLAUNCHERS);
     suite_add_tcase(s, tc);
     return s;

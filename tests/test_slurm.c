@@ -112,7 +112,7 @@ START_TEST(descriptor)
     loaded l = load();
     ck_assert_uint_eq(l.plugin->magic, MPIMAP_PLUGIN_MAGIC);
     ck_assert_uint_eq(l.plugin->abi_major, MPIMAP_ABI_MAJOR);
-    ck_assert_uint_eq(l.plugin->abi_minor, 1);
+    ck_assert_uint_eq(l.plugin->abi_minor, 2);
     ck_assert_uint_eq(l.plugin->kind, MPIMAP_KIND_LAUNCHER);
     ck_assert_str_eq(l.plugin->name, "slurm");
     ck_assert_str_eq(l.plugin->description, "Slurm batch jobs (sbatch)");
@@ -826,6 +826,75 @@ START_TEST(parse_state)
 }
 END_TEST
 
+/* ---- parse_end_time ------------------------------------------------------------------ */
+
+typedef struct end_case {
+    const char *file; /* tests/golden/slurm/scontrol/FILE, or NULL: text */
+    const char *text;
+    int exit_status;
+    int rc;
+    int64_t left; /* seconds from now to the end; -1: no end (0) */
+} end_case;
+
+static const end_case endcases[] = {
+    /* A real job of `sbatch --time=2:00`, 4 s in. */
+    {"running_limit.txt", NULL, 0, 0, 116},
+    /* No limit; not running yet (its EndTime is an estimate); over. */
+    {"running.txt", NULL, 0, 0, -1},
+    {"pending.txt", NULL, 0, 0, -1},
+    {"completed.txt", NULL, 0, 0, -1},
+    {"timeout.txt", NULL, 0, 0, -1},
+    {"invalid.txt", NULL, 1, 0, -1},
+    {NULL, "JobId=7 JobState=RUNNING RunTime=1-02:03:04 TimeLimit=2-00:00:00 NodeList=n1\n", 0,
+     0, 86400 - (2 * 3600 + 3 * 60 + 4)},
+    {NULL, "JobId=7 JobState=RUNNING RunTime=00:10 TimeLimit=01:00 NodeList=n1\n", 0, 0, 50},
+    /* Past its limit (the kill is on its way): now. */
+    {NULL, "JobId=7 JobState=RUNNING RunTime=00:01:03 TimeLimit=00:01:00 NodeList=n1\n", 0, 0, 0},
+    {NULL, "JobId=7 JobState=RUNNING RunTime=00:00:03 TimeLimit=Partition_Limit\n", 0, 0, -1},
+    {NULL, "JobId=7 JobState=SUSPENDED RunTime=00:00:03 TimeLimit=00:01:00\n", 0, 0, -1},
+    /* A limit with a RunTime that cannot be read is an error, not a guess. */
+    {NULL, "JobId=7 JobState=RUNNING RunTime=soon TimeLimit=00:01:00\n", 0, MPIMAP_EINVAL, -1},
+    {NULL, "JobId=7 JobState=RUNNING TimeLimit=00:01:00\n", 0, MPIMAP_EINVAL, -1},
+    {NULL, "JobId=7 JobState=RUNNING RunTime=00:00:3x TimeLimit=00:01:00\n", 0, MPIMAP_EINVAL,
+     -1},
+    {NULL, "JobId=7 JobState=RUNNING RunTime=1-00:03 TimeLimit=00:01:00\n", 0, MPIMAP_EINVAL,
+     -1},
+    {NULL, "", 0, 0, -1},
+};
+#define NENDCASES ((int)(sizeof endcases / sizeof endcases[0]))
+
+START_TEST(parse_end_time)
+{
+    const end_case *c = &endcases[_i];
+    loaded l = load();
+    ck_assert(l.ops->size >= offsetof(struct mpimap_launcher_ops, parse_end_time) +
+                                 sizeof l.ops->parse_end_time);
+    ck_assert(l.ops->parse_end_time != NULL);
+    char *owned = NULL;
+    const char *text = c->text;
+    if (c->file) {
+        char *path = NULL;
+        ck_assert_int_ge(asprintf(&path, GOLDEN_DIR "scontrol/%s", c->file), 0);
+        owned = slurp(path);
+        ck_assert_msg(owned != NULL, "cannot read %s", path);
+        free(path);
+        text = owned;
+    }
+    const int64_t now = 1764770000;
+    int64_t end = -7;
+    int rc = l.ops->parse_end_time(c->exit_status, text, now, &end);
+    ck_assert_msg(rc == c->rc, "case %d: rc %d, wanted %d", _i, rc, c->rc);
+    if (rc == 0)
+        ck_assert_msg(end == (c->left < 0 ? 0 : now + c->left),
+                      "case %d: end now%+lld, wanted %lld", _i, (long long)(end - now),
+                      (long long)c->left);
+    ck_assert_int_eq(l.ops->parse_end_time(0, NULL, now, &end), 0);
+    ck_assert_int_eq(end, 0);
+    free(owned);
+    unload(&l);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("slurm");
@@ -844,6 +913,7 @@ Suite *test_suite(void)
     tcase_add_test(tj, query_runs);
     tcase_add_test(tj, parse_jobid);
     tcase_add_loop_test(tj, parse_state, 0, NSTCASES);
+    tcase_add_loop_test(tj, parse_end_time, 0, NENDCASES);
     suite_add_tcase(s, tj);
     return s;
 }

@@ -69,7 +69,7 @@ int mpimap_cli_cmd_collect(int argc, char **argv)
         mpimap_ezmap_free(job);
         return MPIMAP_CLI_LAUNCH;
     }
-    r = mpimap_cli_wait(job, !quiet && isatty(STDERR_FILENO), quiet ? 0 : 60);
+    r = mpimap_cli_wait(job, !quiet && isatty(STDERR_FILENO), !quiet, quiet ? 0 : 60);
     int rc;
     if (r == 0 || r == MPIMAP_EITEMS) {
         if (!quiet)

@@ -566,7 +566,7 @@ int mpimap_cli_cmd_run(int argc, char **argv)
     if (a.verbose)
         fprintf(stderr, "mpimap: launcher %s: %s\nmpimap: job directory %s\n",
                 mpimap_job_launcher(job), mpimap_job_command(job), mpimap_job_dir(job));
-    r = mpimap_cli_wait(job, tty && !a.quiet, a.quiet ? 0 : a.watchdog);
+    r = mpimap_cli_wait(job, tty && !a.quiet, !a.quiet, a.quiet ? 0 : a.watchdog);
     if (r == 0 || r == MPIMAP_EITEMS) {
         if (!a.quiet)
             mpimap_cli_summary(job, r, a.verbose);

@@ -54,9 +54,12 @@ int mpimap_cli_cmd_collect(int argc, char **argv);
 /* ---- Waiting for a job (jobwait.c) --------------------------------------- */
 
 typedef struct mpimap_job mpimap_job;
-/* Wait for the job, drawing a progress line when show_progress; Ctrl-C and
- * SIGTERM cancel it. Returns what mpimap_ezmap_poll() finally returned. */
-int mpimap_cli_wait(mpimap_job *job, int show_progress, double watchdog);
+/* Wait for the job, drawing a progress line when show_progress, with notes
+ * (a scheduler's job that will not finish before its walltime) and the
+ * watchdog line (items running longer than max(watchdog s, 10 x the
+ * median); 0 = never) on standard error; Ctrl-C and SIGTERM cancel it.
+ * Returns what mpimap_ezmap_poll() finally returned. */
+int mpimap_cli_wait(mpimap_job *job, int show_progress, int notes, double watchdog);
 /* The failed items (or, verbose, a line that all succeeded) on stderr. */
 void mpimap_cli_summary(mpimap_job *job, int rc, int verbose);
 

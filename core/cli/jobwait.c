@@ -13,7 +13,17 @@
 #include "batch.h"
 #include "driver.h"
 
-/* "mpimap: 1234/10000 items, 456/s, ETA 0:19, 2 failed" */
+/* "1:05:09" or "5:09": seconds as a clock, in buf. */
+static const char *clock_text(long s, char *buf, size_t len)
+{
+    if (s >= 3600)
+        snprintf(buf, len, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld", s / 60, s % 60);
+    return buf;
+}
+
+/* "mpimap: 1234/10000 items, 456/s, ETA 0:19, 2 failed, walltime left 4:10" */
 static void progress_line(mpimap_job *job, double t0, int *shown)
 {
     uint64_t done, failed, total;
@@ -45,8 +55,48 @@ static void progress_line(mpimap_job *job, double t0, int *shown)
     fprintf(stderr, "\r\033[Kmpimap: %" PRIu64 "%s items, %.0f/s%s", done, of, rate, eta);
     if (failed)
         fprintf(stderr, ", %" PRIu64 " failed", failed);
+    double end, start;
+    uint64_t done0;
+    if (mpimap_job_end_time(job, &end, &start, &done0) == 1) {
+        long left = (long)(end - (double)time(NULL));
+        left = left < 0 ? 0 : left;
+        fprintf(stderr, ", walltime left %s", clock_text(left, (char[32]){0}, 32));
+    }
     fflush(stderr);
     *shown = 1;
+}
+
+/* Once per scheduler job, when at this job's rate (once it has finished an
+ * item, and run for a minute or a tenth of its walltime) the items left
+ * need longer than
+ * the walltime has left: "mpimap: slurm job 42 will be killed at its
+ * walltime in 4:10, and the 6000 items left need about 12:30 at this rate;
+ * what finishes is kept, and mpimap says how to resume". */
+static void walltime_line(mpimap_job *job, const char **warned, int *shown)
+{
+    double end, start;
+    uint64_t done0, done, failed, total;
+    const char *id = mpimap_job_id(job);
+    if (!id || *warned == id || mpimap_job_end_time(job, &end, &start, &done0) != 1 ||
+        mpimap_ezmap_progress(job, &done, &failed, &total) != 0 || !total || done >= total ||
+        done <= done0)
+        return;
+    double now = (double)time(NULL), left = end - now, ran = now - start;
+    if (ran < 60 && ran < (end - start) / 10)
+        return;
+    double need = (double)(total - done) * ran / (double)(done - done0);
+    if (need <= left)
+        return;
+    *warned = id;
+    char a[32], b[32];
+    if (*shown)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr,
+            "mpimap: %s job %s will be killed at its walltime in %s, and the %" PRIu64
+            " items left need about %s at this rate; what finishes is kept, and mpimap "
+            "will say how to resume\n",
+            mpimap_job_launcher(job), id, clock_text((long)(left > 0 ? left : 0), a, sizeof a),
+            total - done, clock_text((long)need, b, sizeof b));
 }
 
 /* "mpimap: item 7 has run 12m05s on rank 1 (node3), 40x the median 18.2s",
@@ -72,12 +122,15 @@ static void watchdog_line(mpimap_job *job, double floor, uint64_t *named, int *s
     free(host);
 }
 
-/* Wait for the job, drawing the progress line and naming items that run
- * far longer than the others (watchdog: the floor in seconds, 0 = never);
+/* Wait for the job, drawing the progress line, saying (notes) when a
+ * scheduler's job will not finish before its walltime, and naming items
+ * that run far longer than the others (watchdog: the floor in seconds,
+ * 0 = never);
  * Ctrl-C and SIGTERM stop the job and keep what is done. */
-int mpimap_cli_wait(mpimap_job *job, int show_progress, double watchdog)
+int mpimap_cli_wait(mpimap_job *job, int show_progress, int notes, double watchdog)
 {
     uint64_t named = UINT64_MAX;
+    const char *warned = NULL;
     int ticks = 0;
     sigset_t set, old;
     sigemptyset(&set);
@@ -101,8 +154,12 @@ int mpimap_cli_wait(mpimap_job *job, int show_progress, double watchdog)
             rc = mpimap_ezmap_poll(job);
             break;
         }
-        if (watchdog > 0 && ++ticks % 8 == 0) /* every 2 s */
-            watchdog_line(job, watchdog, &named, &shown);
+        if (++ticks % 8 == 0) { /* every 2 s */
+            if (watchdog > 0)
+                watchdog_line(job, watchdog, &named, &shown);
+            if (notes)
+                walltime_line(job, &warned, &shown);
+        }
         if (show_progress)
             progress_line(job, t0, &shown);
     }

@@ -480,3 +480,51 @@ int bs_contains(const char *text, const char *needle)
 {
     return text && strstr(text, needle) != NULL;
 }
+
+int bs_parse_duration(const char *s, size_t n, int64_t *secs)
+{
+    int64_t days = 0, part[3] = {0, 0, 0};
+    int nparts = 0;
+    size_t i = 0;
+    /* "D-" first when there is a '-' */
+    const char *dash = memchr(s, '-', n);
+    if (dash) {
+        if (dash == s || (size_t)(dash - s) > 6)
+            return MPIMAP_EINVAL;
+        for (; s + i < dash; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return MPIMAP_EINVAL;
+            days = days * 10 + (s[i] - '0');
+        }
+        i++;
+    }
+    while (i < n) {
+        if (nparts == 3)
+            return MPIMAP_EINVAL;
+        size_t digits = 0;
+        int64_t v = 0;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+            if (digits == 9)
+                return MPIMAP_EINVAL;
+            v = v * 10 + (s[i] - '0');
+        }
+        if (digits == 0)
+            return MPIMAP_EINVAL;
+        part[nparts++] = v;
+        if (i < n && s[i++] != ':')
+            return MPIMAP_EINVAL;
+        if (i == n && s[n - 1] == ':')
+            return MPIMAP_EINVAL;
+    }
+    if (nparts == 0 || (dash && nparts != 3))
+        return MPIMAP_EINVAL;
+    int64_t h = 0, m = 0, sec = 0;
+    if (nparts == 3)
+        h = part[0], m = part[1], sec = part[2];
+    else if (nparts == 2)
+        m = part[0], sec = part[1];
+    else
+        sec = part[0];
+    *secs = ((days * 24 + h) * 60 + m) * 60 + sec;
+    return 0;
+}

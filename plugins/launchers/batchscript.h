@@ -10,6 +10,7 @@
 #define MPIMAP_PLUGINS_BATCHSCRIPT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mpimap/launcher.h>
 
@@ -139,5 +140,11 @@ int bs_detail_part(char **detail, const char *prefix, const char *s, size_t n);
 
 /* Does text contain needle? */
 int bs_contains(const char *text, const char *needle);
+
+/* A scheduler's duration s[0..n): "[D-]H:MM:SS", "M:SS" or "S" (whole
+ * seconds, as Slurm's RunTime and TimeLimit and PBS's walltime attributes
+ * print them) in *secs. 0, or MPIMAP_EINVAL for anything else ("UNLIMITED",
+ * "N/A", "", an overflow). */
+int bs_parse_duration(const char *s, size_t n, int64_t *secs);
 
 #endif /* MPIMAP_PLUGINS_BATCHSCRIPT_H */

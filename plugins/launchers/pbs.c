@@ -27,7 +27,8 @@
  * the server keeps them). Walltime kills: Torque exit_status -11
  * (JOB_EXEC_OVERLIMIT_WT), PBS Pro Exit_status -29 (JOB_EXEC_KILL_WALLTIME).
  * "Unknown Job Id" (qstat's exit status 153, PBSE_UNKJOBID) and "Job has
- * finished" (35, PBSE_HISTJOBID) mean the job is over.
+ * finished" (35, PBSE_HISTJOBID) mean the job is over. A running job ends
+ * at Resource_List.walltime less resources_used.walltime from now.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -257,6 +258,52 @@ static int pbs_cancel(const char *jobid, mpimap_strv *argv)
     return bs_push_command(argv, words, jobid);
 }
 
+/* The value of <outer>...<key>value</key>...</outer> in Torque's XML, or
+ * of "outer.key = value" in qstat -f's text; NULL when absent. */
+static const char *nested(const char *out, const char *outer, const char *key, size_t *len)
+{
+    char dotted[64], open[64], close[64];
+    snprintf(dotted, sizeof dotted, "%s.%s", outer, key);
+    const char *v = bs_field(out, dotted, '=', len);
+    if (v)
+        return v;
+    snprintf(open, sizeof open, "<%s>", outer);
+    snprintf(close, sizeof close, "</%s>", outer);
+    const char *o = strstr(out, open);
+    const char *c = o ? strstr(o, close) : NULL;
+    if (!c)
+        return NULL;
+    v = attribute(o + strlen(open), key, len);
+    return v && v < c ? v : NULL;
+}
+
+/* The end of a running job (job_state R): now plus what is left of
+ * Resource_List.walltime after resources_used.walltime (both flavours
+ * print both, as H:MM:SS; Torque's XML nests them). No end when either is missing: no limit asked
+ * for, or the server has not counted the time used yet. */
+static int pbs_parse_end_time(int exit_status, const char *out, int64_t now, int64_t *end)
+{
+    (void)exit_status;
+    if (!end)
+        return MPIMAP_EINVAL;
+    *end = 0;
+    if (!out)
+        return 0;
+    size_t n = 0, ln = 0, un = 0;
+    const char *js = attribute(out, "job_state", &n);
+    if (!js || n != 1 || js[0] != 'R')
+        return 0;
+    const char *lv = nested(out, "Resource_List", "walltime", &ln);
+    const char *uv = nested(out, "resources_used", "walltime", &un);
+    int64_t limit, used;
+    if (!lv || !uv || bs_parse_duration(lv, ln, &limit) < 0)
+        return 0;
+    if (bs_parse_duration(uv, un, &used) < 0)
+        return MPIMAP_EINVAL;
+    *end = now + (limit > used ? limit - used : 0);
+    return 0;
+}
+
 static const struct mpimap_launcher_ops pbs_ops = {
     .size = (uint32_t)sizeof(struct mpimap_launcher_ops),
     .flags = MPIMAP_LAUNCHER_BATCH,
@@ -269,6 +316,7 @@ static const struct mpimap_launcher_ops pbs_ops = {
     .query_job = pbs_query_job,
     .parse_state = pbs_parse_state,
     .cancel = pbs_cancel,
+    .parse_end_time = pbs_parse_end_time,
 };
 
 MPIMAP_PLUGIN_DEFINE(MPIMAP_KIND_LAUNCHER, LAUNCHER_NAME, MPIMAP_VERSION_STRING,

@@ -542,6 +542,36 @@ static int slurm_parse_state(int exit_status, const char *out, int *state, char 
     return 0;
 }
 
+/* The end of a running job from the same record: now plus what is left
+ * of its TimeLimit after its RunTime (both "[D-]H:MM:SS"; no clock time
+ * to read, so the controller's time zone does not matter). No end for a
+ * job not running (a queued job's EndTime is an estimate) or without a
+ * limit (TimeLimit=UNLIMITED). */
+static int slurm_parse_end_time(int exit_status, const char *out, int64_t now, int64_t *end)
+{
+    if (!end)
+        return MPIMAP_EINVAL;
+    *end = 0;
+    if (exit_status != 0 || !out)
+        return 0;
+    const char *eol = strchr(out, '\n');
+    if (!eol)
+        eol = out + strlen(out);
+    size_t slen = 0, llen = 0, rlen = 0;
+    const char *sv = field(out, eol, "JobState=", &slen);
+    if (!sv || slen != 7 || strncmp(sv, "RUNNING", 7) != 0)
+        return 0;
+    const char *lv = field(out, eol, "TimeLimit=", &llen);
+    const char *rv = field(out, eol, "RunTime=", &rlen);
+    int64_t limit, run;
+    if (!lv || bs_parse_duration(lv, llen, &limit) < 0)
+        return 0; /* UNLIMITED, Partition_Limit, absent */
+    if (!rv || bs_parse_duration(rv, rlen, &run) < 0)
+        return MPIMAP_EINVAL;
+    *end = now + (limit > run ? limit - run : 0);
+    return 0;
+}
+
 static const struct mpimap_launcher_ops slurm_ops = {
     .size = (uint32_t)sizeof(struct mpimap_launcher_ops),
     .flags = MPIMAP_LAUNCHER_BATCH,
@@ -554,6 +584,7 @@ static const struct mpimap_launcher_ops slurm_ops = {
     .query_job = slurm_query_job,
     .parse_state = slurm_parse_state,
     .cancel = slurm_cancel,
+    .parse_end_time = slurm_parse_end_time,
 };
 
 MPIMAP_PLUGIN_DEFINE(MPIMAP_KIND_LAUNCHER, "slurm", MPIMAP_VERSION_STRING,

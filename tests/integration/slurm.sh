@@ -224,8 +224,9 @@ ok "Ctrl-C: slurm job $id CANCELLED, its processes gone, exit 4"
 # ---- (d) the walltime, then --resume in a new job ----------------------------------
 # Slurm's smallest limit is a minute (OverTimeLimit=0, KillWait=2 in
 # tests/slurm/setup.sh): two ranks, four items of 45 s: two finish, two are
-# killed at the walltime. --resume (with a longer walltime) runs those two
-# in a new job, and the output is the whole map's.
+# killed at the walltime; mpimap warns while it runs that they will not fit.
+# The command it prints (--resume with a longer walltime) runs those two in
+# a new job, and the output is the whole map's.
 printf '45 %s\n' a b c d >"$T/long"
 sed 's/^/done /' "$T/long" >"$T/long.ref"
 mmt 150 4 "$T/out" "$T/err" -n 2 --launcher slurm -v --walltime 1:00 -i "$T/long" \
@@ -235,10 +236,19 @@ id=$(jobid_of "$T/err")
 st=$(state "$id")
 [ "$st" = TIMEOUT ] || fail "slurm job $id ended $st, not TIMEOUT"
 dir=$(ls -d "$WD"/mpimap-*) || fail "--walltime: no job directory kept"
-has "$T/err" "resume with: mpimap run --resume $dir" "--walltime 1:00"
-ok "--walltime 1:00: slurm job $id TIMEOUT, 'killed at its walltime', exit 4, resumable"
+has "$T/err" "will be killed at its walltime in" "--walltime 1:00 (the warning while it ran)"
+has "$T/err" "resume with: mpimap run --resume $dir --walltime" "--walltime 1:00"
+# The walltime it suggests: the 2 items left at 2 items a minute, a quarter
+# more and a minute to start (2:15), in whole minutes.
+resume=$(sed -n 's/^.*resume with: mpimap run //p' "$T/err")
+case $resume in
+"--resume $dir --walltime 0:03:00") ;;
+*) fail "--walltime 1:00: the resume command suggests [$resume], not --walltime 0:03:00" ;;
+esac
+ok "--walltime 1:00: slurm job $id TIMEOUT, 'killed at its walltime', exit 4, resumable with a longer walltime"
 t0=$SECONDS
-mmt 150 0 "$T/out" "$T/err" --resume "$dir" --walltime 2:00 -v
+# shellcheck disable=SC2086 # the words of the command mpimap printed
+mmt 150 0 "$T/out" "$T/err" $resume -v
 same "$T/long.ref" "$T/out" "--resume after the walltime"
 id2=$(jobid_of "$T/err")
 [ -n "$id2" ] && [ "$id2" != "$id" ] || fail "--resume: no new slurm job ($id2)"

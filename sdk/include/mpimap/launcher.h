@@ -135,6 +135,15 @@ struct mpimap_launcher_ops {
     int (*parse_state)(int exit_status, const char *out, int *state, char **detail);
     /* The command that cancels the job. */
     int (*cancel)(const char *jobid, mpimap_strv *argv);
+    /* ---- ABI 1.2: the job's end time ---------------------------------- */
+    /* Optional (NULL: the driver counts the walltime it asked for from the
+     * moment it first sees the job running). From query_job's exit status
+     * and output, with now the current time (seconds since the epoch):
+     * *end, the time the scheduler will kill a running job at its
+     * walltime (seconds since the epoch), or 0 when the output does not
+     * say (no limit, not running). 0, or MPIMAP_EINVAL when the output
+     * cannot be read. */
+    int (*parse_end_time)(int exit_status, const char *out, int64_t now, int64_t *end);
 };
 
 #ifdef __cplusplus

@@ -27,7 +27,7 @@ extern "C" {
 
 #define MPIMAP_PLUGIN_MAGIC 0x4d50504cu /* "MPPL" */
 #define MPIMAP_ABI_MAJOR 1
-#define MPIMAP_ABI_MINOR 1
+#define MPIMAP_ABI_MINOR 2
 #define MPIMAP_PLUGIN_SYMBOL "mpimap_plugin_descriptor"
 #define MPIMAP_PLUGIN_SYMBOL_ID mpimap_plugin_descriptor
 
