@@ -719,13 +719,14 @@ static int site_defaults(mpimap_job *j, const mpimap_ezmap_options *o,
 }
 
 /* What the job's ranks are told of the driver: its pid and host, so that
- * they stop when it is killed (direct launches only: a scheduler's job
- * outlives the command that submitted it). */
-static int set_driver(struct mpimap_jobspec *s, int batch, char *host, size_t hostlen)
+ * they stop when it is killed; nothing when detached (a scheduler's job
+ * outlives the command that submitted it; a dry run's command is run
+ * later by hand). */
+static int set_driver(struct mpimap_jobspec *s, int detached, char *host, size_t hostlen)
 {
     s->driver_pid = 0;
     s->driver_host = NULL;
-    if (batch || gethostname(host, hostlen - 1) != 0)
+    if (detached || gethostname(host, hostlen - 1) != 0)
         return 0;
     host[hostlen - 1] = '\0';
     s->driver_pid = (uint64_t)getpid();
@@ -834,7 +835,9 @@ static int new_dir(mpimap_job *j, const mpimap_ezmap_options *o,
      * and for a scheduler's job (how long the items left need, against
      * its walltime). */
     s.count = o->progress || batch;
-    set_driver(&s, batch, host, sizeof host);
+    /* A dry run's command is run later, by hand, without this process:
+     * its job must not stop when this process is gone. */
+    set_driver(&s, batch || (x && x->dry_run), host, sizeof host);
     char *fpath = NULL, *fsym = NULL;
     if (o->function) {
         if (mpimap_fn_spec_split(o->function, &fpath, &fsym) == 0) {
@@ -915,7 +918,7 @@ static int reopen_dir(mpimap_job *j, const mpimap_ezmap_options *o,
         char host[256];
         s.retry_failed = x->retry_failed;
         char *own = s.driver_host;
-        set_driver(&s, batch, host, sizeof host);
+        set_driver(&s, batch || x->dry_run, host, sizeof host);
         if (rc == 0 && (rc = mpimap_jobspec_write(&s, j->spec)) < 0)
             job_fail(j, rc, "cannot write the job spec '%s': %s", j->spec,
                      mpimap_strerror(rc));

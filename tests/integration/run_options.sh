@@ -200,5 +200,16 @@ grep -qx "items 300" "$jobdir/status" || fail "the dry-run command left no statu
 ok "the dry-run command, run by hand, runs every item"
 rm -f "$T"/dry-canary-*
 clean_wd
+# ... also when it runs longer than the ranks take to notice that the
+# mpimap process that printed it is gone (it is meant to be).
+printf '1500\n1500\n' >"$T/slowdry"
+mm 0 "$T/out" "$T/err" --dry-run -n 2 -l mpirun -i "$T/slowdry" \
+    --function "$H/libsleepms.so:sleep_ms"
+jobdir=$(ls -d "$WD"/mpimap-*)
+sh -c "$(cat "$T/out")" >"$T/hand.out" 2>&1 ||
+    { cat "$T/hand.out" >&2; fail "the dry-run command of 1.5 s items failed"; }
+grep -qx "items 2" "$jobdir/status" || fail "the dry-run command of 1.5 s items left no status"
+ok "the dry-run command, run by hand after mpimap has gone, is not stopped"
+clean_wd
 
 done_checks
