@@ -93,6 +93,13 @@ static int run_and_wait(char *const *argv)
     if (WIFEXITED(status)) {
         if (WEXITSTATUS(status) == 0)
             return MPIMAP_CLI_OK;
+        /* Some posix_spawn implementations (and glibc's under valgrind,
+         * whose vfork-style child shares no memory) report a failed exec as
+         * exit status 127 instead of an error. */
+        if (WEXITSTATUS(status) == 127 && strchr(argv[0], '/') && access(argv[0], X_OK) != 0) {
+            mpimap_cli_fail("world", "cannot start %s: %s", argv[0], strerror(errno));
+            return MPIMAP_CLI_LAUNCH;
+        }
         return mpimap_cli_fail("world", "%s exited with status %d", argv[0],
                                WEXITSTATUS(status));
     }
