@@ -204,6 +204,12 @@ int mpimap_journal_scan(const char *path, mpimap_journal_cb cb, void *ctx, size_
  * long item, a job about to hit its walltime), and the map never waits for
  * the disk. */
 
+/* Handed over and not yet written: past JOURNAL_HURRY the flusher writes
+ * without waiting for the interval; past JOURNAL_BACKLOG the map thread
+ * waits for it (the memory a journal holds stays under about twice that). */
+#define JOURNAL_HURRY ((size_t)8 << 20)
+#define JOURNAL_BACKLOG ((size_t)16 << 20)
+
 struct mpimap_journal {
     int fd;
     double interval;
@@ -409,7 +415,7 @@ static int hand_over(mpimap_journal *j)
     j->pending += j->nstage;
     j->nstage = 0;
     /* Much waiting: do not let memory grow until the interval is up. */
-    if (j->rec.len > ((size_t)8 << 20))
+    if (j->rec.len > JOURNAL_HURRY)
         j->force = 1;
     if (was_idle || j->force)
         pthread_cond_signal(&j->wake);
@@ -420,6 +426,13 @@ int mpimap_journal_sync(mpimap_journal *j, int force)
 {
     pthread_mutex_lock(&j->lock);
     int rc = hand_over(j);
+    /* Results faster than the disk takes them (trivial items by the
+     * million): wait for the flusher rather than hold them all in memory. */
+    while (rc == 0 && !force && !j->error && j->rec.len > JOURNAL_BACKLOG) {
+        j->force = 1;
+        pthread_cond_signal(&j->wake);
+        pthread_cond_wait(&j->done, &j->lock);
+    }
     while (rc == 0 && force && !j->error && (j->pending || j->writing)) {
         j->force = 1;
         pthread_cond_signal(&j->wake);
