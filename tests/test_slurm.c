@@ -726,6 +726,21 @@ END_TEST
 
 /* ---- parse_state on real scontrol output ------------------------------------------- */
 
+/* A case's scontrol output: tests/golden/slurm/scontrol/FILE (read into
+ * *owned, to be freed) or, without a file, text. */
+static const char *case_text(const char *file, const char *text, char **owned)
+{
+    *owned = NULL;
+    if (!file)
+        return text;
+    char *path = NULL;
+    ck_assert_int_ge(asprintf(&path, GOLDEN_DIR "scontrol/%s", file), 0);
+    *owned = slurp(path);
+    ck_assert_msg(*owned != NULL, "cannot read %s", path);
+    free(path);
+    return *owned;
+}
+
 typedef struct state_case {
     const char *file; /* tests/golden/slurm/scontrol/FILE, or NULL: text */
     const char *text;
@@ -795,15 +810,7 @@ START_TEST(parse_state)
     const state_case *c = &stcases[_i];
     loaded l = load();
     char *owned = NULL;
-    const char *text = c->text;
-    if (c->file) {
-        char *path = NULL;
-        ck_assert_int_ge(asprintf(&path, GOLDEN_DIR "scontrol/%s", c->file), 0);
-        owned = slurp(path);
-        ck_assert_msg(owned != NULL, "cannot read %s", path);
-        free(path);
-        text = owned;
-    }
+    const char *text = case_text(c->file, c->text, &owned);
     int state = -1;
     char *detail = NULL;
     int rc = l.ops->parse_state(c->exit_status, text, &state, &detail);
@@ -871,15 +878,7 @@ START_TEST(parse_end_time)
                                  sizeof l.ops->parse_end_time);
     ck_assert(l.ops->parse_end_time != NULL);
     char *owned = NULL;
-    const char *text = c->text;
-    if (c->file) {
-        char *path = NULL;
-        ck_assert_int_ge(asprintf(&path, GOLDEN_DIR "scontrol/%s", c->file), 0);
-        owned = slurp(path);
-        ck_assert_msg(owned != NULL, "cannot read %s", path);
-        free(path);
-        text = owned;
-    }
+    const char *text = case_text(c->file, c->text, &owned);
     const int64_t now = 1764770000;
     int64_t end = -7;
     int rc = l.ops->parse_end_time(c->exit_status, text, now, &end);
