@@ -68,10 +68,9 @@ static void progress_line(mpimap_job *job, double t0, int *shown)
 
 /* Once per scheduler job, when at this job's rate (once it has finished an
  * item, and run for a minute or a tenth of its walltime) the items left
- * need longer than
- * the walltime has left: "mpimap: slurm job 42 will be killed at its
- * walltime in 4:10, and the 6000 items left need about 12:30 at this rate;
- * what finishes is kept, and mpimap says how to resume". */
+ * need longer than the walltime has left: "mpimap: slurm job 42 will be
+ * killed at its walltime in 4:10, and the 6000 items left need about 12:30
+ * at this rate; what finishes is kept, and mpimap will say how to resume". */
 static void walltime_line(mpimap_job *job, const char **warned, int *shown)
 {
     double end, start;
@@ -125,8 +124,7 @@ static void watchdog_line(mpimap_job *job, double floor, uint64_t *named, int *s
 /* Wait for the job, drawing the progress line, saying (notes) when a
  * scheduler's job will not finish before its walltime, and naming items
  * that run far longer than the others (watchdog: the floor in seconds,
- * 0 = never);
- * Ctrl-C and SIGTERM stop the job and keep what is done. */
+ * 0 = never); Ctrl-C and SIGTERM stop the job and keep what is done. */
 int mpimap_cli_wait(mpimap_job *job, int show_progress, int notes, double watchdog)
 {
     uint64_t named = UINT64_MAX;

@@ -279,8 +279,9 @@ static const char *nested(const char *out, const char *outer, const char *key, s
 
 /* The end of a running job (job_state R): now plus what is left of
  * Resource_List.walltime after resources_used.walltime (both flavours
- * print both, as H:MM:SS; Torque's XML nests them). No end when either is missing: no limit asked
- * for, or the server has not counted the time used yet. */
+ * print both, as H:MM:SS; Torque's XML nests them). No end when either is
+ * missing: no limit asked for, or the server has not counted the time
+ * used yet. */
 static int pbs_parse_end_time(int exit_status, const char *out, int64_t now, int64_t *end)
 {
     (void)exit_status;
