@@ -32,18 +32,8 @@ for f in "$mpimap" "$work"; do
     [ -e "$f" ] || { echo "bench_journal.sh: $f: not built" >&2; exit 2; }
 done
 
-: "${MPIMAP_PLUGIN_SYSTEM_PATH=}"
-: "${MPIMAP_PLUGIN_PATH=$build/plugins/strategies:$build/plugins/launchers}"
-: "${MPIMAP_WORKER=$build/core/mpimap-worker}"
-: "${OMPI_ALLOW_RUN_AS_ROOT=1}"
-: "${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1}"
-: "${OMPI_MCA_pml=ob1}"
-: "${OMPI_MCA_oob_tcp_if_include=lo}"
-: "${OMPI_MCA_btl_tcp_if_include=lo}"
-: "${OMPI_MCA_rmaps_base_oversubscribe=1}"
-export MPIMAP_PLUGIN_SYSTEM_PATH MPIMAP_PLUGIN_PATH MPIMAP_WORKER OMPI_ALLOW_RUN_AS_ROOT \
-    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_pml OMPI_MCA_oob_tcp_if_include \
-    OMPI_MCA_btl_tcp_if_include OMPI_MCA_rmaps_base_oversubscribe
+# shellcheck source=tests/bench/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 runs=${BENCH_RUNS:-5}
 tmp=$(mktemp -d) || exit 2
@@ -66,7 +56,7 @@ echo "journal overhead: mpimap run -n 2, $runs runs each, interleaved (load: $(c
 printf '%-46s %10s %10s %8s\n' "map" "median s" "best s" "ratio"
 for w in ms:sleepms trivial:noop; do
     input=${w%%:*} fn=${w#*:}
-    for r in $(seq 1 "$runs"); do
+    for _ in $(seq 1 "$runs"); do
         time_one "$tmp/$input.off" "$mpimap" run -n 2 -q --no-journal -i "$tmp/$input" --function "$work:$fn"
         time_one "$tmp/$input.on" "$mpimap" run -n 2 -q -i "$tmp/$input" --function "$work:$fn"
     done
