@@ -219,13 +219,14 @@ ok "--watchdog 1: the long item is named with its rank, host and time"
 # The three short items are durable (and counted in the job's progress file,
 # which the progress line and the walltime warning read) while the long one
 # still runs, not only when the next result arrives.
-printf '10\n10\n10\n4000\n' >"$T/tail"
+printf '10\n10\n10\n8000\n' >"$T/tail"
 timeout 60 "$MPIMAP" run --workdir "$WD" -n 2 -i "$T/tail" -o "$T/out" \
     --function "$H/libsleepms.so:sleep_ms" 2>"$T/err" &
 bg=$!
 seen=
-for _ in $(seq 40); do
+for _ in $(seq 150); do # until seen, the map's end, or 15 s (a slow start)
     sleep 0.1
+    kill -0 $bg 2>/dev/null || break
     seen=$(cat "$WD"/mpimap-*/progress 2>/dev/null) || continue
     [ "${seen%% *}" = 3 ] && break
 done
