@@ -7,7 +7,11 @@
  * counter i % nslots. All four are read and written under the mutex. The
  * condition variables are signalled only when the other side sleeps on
  * them (its `*_waits` flag), so a batch handed over costs a lock and an
- * unlock on each side, and a wake-up only when a thread slept.
+ * unlock on each side, and a wake-up only when a thread slept. A batch
+ * whose items have been quick (WT_INLINE_SECONDS for the whole batch) is
+ * left to the main thread's next wt_pump() when the compute thread is
+ * idle: waking a thread costs more than a trivial item; wt_idle() hands
+ * it to the compute thread if the main thread has nothing else to do.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +29,7 @@ struct slot {
     mpimap_buf batch, results;
     uint64_t count;
     int rc;
+    double per_item; /* seconds per item of this batch, as run */
 };
 
 struct wt {
@@ -38,6 +43,7 @@ struct wt {
     pthread_cond_t done;   /* main thread: a batch finished */
     unsigned pushed, started, finished, taken;
     int work_waits, done_waits, quit;
+    double per_item, last_per_item; /* EWMA and last batch's; < 0 unknown */
     pthread_t th;
     /* main thread only */
     uint64_t items;
@@ -55,9 +61,38 @@ static void unlock(struct wt *w)
         pthread_mutex_unlock(&w->mu);
 }
 
+static double mono(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static void run_slot(struct wt *w, struct slot *s)
 {
+    double t0 = mono();
     s->rc = mpimap_engine_run(w->e, s->batch.data, s->batch.len, &s->results);
+    s->per_item = (mono() - t0) / (double)(s->count ? s->count : 1);
+}
+
+/* A batch ended (mu held when threaded): how long its items took. */
+static void note_time(struct wt *w, const struct slot *s)
+{
+    w->last_per_item = s->per_item;
+    w->per_item = w->per_item < 0 ? s->per_item : 0.8 * w->per_item + 0.2 * s->per_item;
+}
+
+/* Is the next batch (not started) quick enough for the main thread to run
+ * it itself, making no MPI call for that long, while the compute thread
+ * has nothing running (mu held)? Only once items have been timed, and only
+ * when the recent mean and the last batch both say so. */
+static int quick_next(const struct wt *w)
+{
+    if (w->started == w->pushed || w->finished != w->started || w->per_item < 0 ||
+        w->last_per_item < 0)
+        return 0;
+    double per = w->per_item > w->last_per_item ? w->per_item : w->last_per_item;
+    return per * (double)w->slot[w->started % w->nslots].count <= WT_INLINE_SECONDS;
 }
 
 static void *compute(void *arg)
@@ -76,6 +111,7 @@ static void *compute(void *arg)
         pthread_mutex_unlock(&w->mu);
         run_slot(w, s);
         pthread_mutex_lock(&w->mu);
+        note_time(w, s);
         w->finished++;
         if (w->done_waits)
             pthread_cond_signal(&w->done);
@@ -107,6 +143,7 @@ struct wt *wt_start(mpimap_engine *e, unsigned slots)
     if (!w)
         return NULL;
     w->e = e;
+    w->per_item = w->last_per_item = -1;
     w->nslots = slots ? slots : 1;
     w->slot = calloc(w->nslots, sizeof *w->slot);
     if (!w->slot) {
@@ -175,7 +212,9 @@ void wt_push(struct wt *w, uint64_t count)
     lock(w);
     w->slot[w->pushed % w->nslots].count = count;
     w->pushed++;
-    if (w->work_waits)
+    /* A quick batch is left for wt_pump() on this thread: waking the
+     * compute thread would cost more than its items. */
+    if (w->work_waits && !quick_next(w))
         pthread_cond_signal(&w->work);
     unlock(w);
     w->items += count;
@@ -183,10 +222,32 @@ void wt_push(struct wt *w, uint64_t count)
 
 int wt_pump(struct wt *w)
 {
-    if (w->threaded || w->started == w->pushed)
+    if (!w->threaded) {
+        if (w->started == w->pushed)
+            return 0;
+        struct slot *s = &w->slot[w->started++ % w->nslots];
+        run_slot(w, s);
+        note_time(w, s);
+        w->finished++;
+        return 1;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (!quick_next(w)) {
+        /* Not for this thread after all (its items got slower): wake the
+         * compute thread if it sleeps on a batch. */
+        if (w->started != w->pushed && w->work_waits)
+            pthread_cond_signal(&w->work);
+        pthread_mutex_unlock(&w->mu);
         return 0;
-    run_slot(w, &w->slot[w->started++ % w->nslots]);
+    }
+    /* Taken as started: the compute thread never sees it. */
+    struct slot *s = &w->slot[w->started++ % w->nslots];
+    pthread_mutex_unlock(&w->mu);
+    run_slot(w, s);
+    pthread_mutex_lock(&w->mu);
+    note_time(w, s);
     w->finished++;
+    pthread_mutex_unlock(&w->mu);
     return 1;
 }
 
@@ -260,6 +321,9 @@ void wt_idle(struct wt *w, long *ns, int got)
         return;
     }
     pthread_mutex_lock(&w->mu);
+    /* A batch left for wt_pump() never waits for it: hand it over. */
+    if (w->started != w->pushed && w->work_waits)
+        pthread_cond_signal(&w->work);
     if (w->taken == w->finished && w->pushed != w->taken) {
         /* A batch is in flight: its end wakes us at once. */
         struct timespec t;

@@ -33,6 +33,10 @@
  * doubling while nothing comes, up to WT_NAP_MAX_NS. */
 #define WT_NAP_MIN_NS 10000L
 #define WT_NAP_MAX_NS 1000000L
+/* A batch expected (from the items timed so far) to take at most this
+ * long runs on the main thread, in wt_pump(), when the compute thread is
+ * idle. */
+#define WT_INLINE_SECONDS 20e-6
 
 struct wt;
 
@@ -50,8 +54,9 @@ int wt_threaded(const struct wt *w);
 mpimap_buf *wt_next(struct wt *w);
 /* Hand the batch filled in wt_next() to the compute thread. */
 void wt_push(struct wt *w, uint64_t count);
-/* Run the next batch on this thread when there is no compute thread.
- * Returns 1 when it ran one. Call it once per turn of the main loop. */
+/* Run the next batch on this thread when there is no compute thread, or
+ * when it is quick and the compute thread is idle. Returns 1 when it ran
+ * one. Call it once per turn of the main loop. */
 int wt_pump(struct wt *w);
 /* Take the oldest finished result set: swapped into *results (its old
  * buffer goes back to the ring), *rc = mpimap_engine_run()'s return code,
