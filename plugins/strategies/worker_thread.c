@@ -95,6 +95,18 @@ static int quick_next(const struct wt *w)
     return per * (double)w->slot[w->started % w->nslots].count <= WT_INLINE_SECONDS;
 }
 
+/* Run the next batch pushed and not started, without the lock while it
+ * runs (mu held on entry and on return, when threaded). */
+static void run_next(struct wt *w)
+{
+    struct slot *s = &w->slot[w->started++ % w->nslots];
+    unlock(w);
+    run_slot(w, s);
+    lock(w);
+    note_time(w, s);
+    w->finished++;
+}
+
 static void *compute(void *arg)
 {
     struct wt *w = arg;
@@ -107,12 +119,7 @@ static void *compute(void *arg)
         }
         if (w->quit)
             break;
-        struct slot *s = &w->slot[w->started++ % w->nslots];
-        pthread_mutex_unlock(&w->mu);
-        run_slot(w, s);
-        pthread_mutex_lock(&w->mu);
-        note_time(w, s);
-        w->finished++;
+        run_next(w);
         if (w->done_waits)
             pthread_cond_signal(&w->done);
     }
@@ -225,10 +232,7 @@ int wt_pump(struct wt *w)
     if (!w->threaded) {
         if (w->started == w->pushed)
             return 0;
-        struct slot *s = &w->slot[w->started++ % w->nslots];
-        run_slot(w, s);
-        note_time(w, s);
-        w->finished++;
+        run_next(w);
         return 1;
     }
     pthread_mutex_lock(&w->mu);
@@ -241,12 +245,7 @@ int wt_pump(struct wt *w)
         return 0;
     }
     /* Taken as started: the compute thread never sees it. */
-    struct slot *s = &w->slot[w->started++ % w->nslots];
-    pthread_mutex_unlock(&w->mu);
-    run_slot(w, s);
-    pthread_mutex_lock(&w->mu);
-    note_time(w, s);
-    w->finished++;
+    run_next(w);
     pthread_mutex_unlock(&w->mu);
     return 1;
 }
