@@ -190,7 +190,14 @@ static int pool_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
         }
         int rc;
         uint64_t count;
-        while (wt_take(d.wt, &rb, &rc, &count)) {
+        /* One of our own result sets a turn, then the probe again: back()
+         * deals us the next batch, and when our compute thread ran its
+         * batches faster than this thread took them (trivial items), a
+         * loop here never ended, so no other rank's results were taken
+         * and no other rank was dealt to (on 10^7 trivial items rank 1 sat
+         * idle with its results unread until the input ran dry, and every
+         * later result set waited, copied, for them). */
+        if (wt_take(d.wt, &rb, &rc, &count)) {
             if (rc < 0)
                 fail(&d, rc);
             back(&d, root, rc < 0 ? NULL : &rb);
