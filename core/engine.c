@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "itemclock.h"
 #include "wire.h"
 
 struct pending_set {
@@ -226,9 +227,11 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
     /* One clock read per item: an item's end is the next one's start
      * (a clock read costs about as much as a trivial item). The clock is
      * read afresh after anything slow between two items: a failure's
-     * reason, or a reallocation of the result set. */
-    double wall0 = mpimap_wallclock(), mono0 = mpimap_now();
-    double t0 = mono0;
+     * reason, or a reallocation of the result set. The records hold ticks
+     * until the batch is over, then seconds (itemclock.h). */
+    mpimap_clock clk;
+    mpimap_clock_begin(&clk);
+    uint64_t t0 = clk.k0;
     int stale = 0;
     size_t off = MPIMAP_BATCH_HEADER;
     for (uint64_t i = 0; i < count; i++) {
@@ -250,13 +253,13 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
         results->len = rec + MPIMAP_RESULT_RECORD_HEADER;
         mpimap_result res = {results, results->len, 0, 0, NULL};
         if (stale) {
-            t0 = mpimap_now();
+            t0 = mpimap_clock_read(&clk);
             stale = 0;
         }
-        e->started = t0;
+        e->started = mpimap_clock_mono(&clk, t0);
         e->current = item.index;
         int hrc = e->handler.run(e->handler.self, &item, &res);
-        double t1 = mpimap_now();
+        uint64_t t1 = mpimap_clock_read(&clk);
         if (res.oom) {
             free(res.reason);
             return MPIMAP_ENOMEM;
@@ -284,12 +287,20 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
         unsigned char *h = results->data + rec;
         put_u32(h, status);
         put_u32(h + 4, 0);
-        put_f64(h + 8, wall0 + (t0 - mono0));
-        put_f64(h + 16, t1 - t0);
+        put_u64(h + 8, t0);
+        put_u64(h + 16, t1);
         put_u64(h + 24, results->len - res.start);
         t0 = t1;
     }
     e->current = UINT64_MAX;
+    mpimap_clock_end(&clk);
+    unsigned char *h = results->data + MPIMAP_RESULTS_HEADER;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t a = get_u64(h + 8), b = get_u64(h + 16);
+        put_f64(h + 8, mpimap_clock_wall(&clk, a));
+        put_f64(h + 16, mpimap_clock_span(&clk, a, b));
+        h += MPIMAP_RESULT_RECORD_HEADER + get_u64(h + 24);
+    }
     return 0;
 }
 
