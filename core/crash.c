@@ -43,25 +43,42 @@ static struct {
  * sees the other and a command started at the last moment dies too. */
 static volatile sig_atomic_t child_pgid;
 static volatile sig_atomic_t stopping;
+/* The thread starting a command now (from mpimap_crash_spawning() until
+ * mpimap_crash_child()), 0 for none. */
+static volatile sig_atomic_t spawner;
 
-void mpimap_crash_child(pid_t pgid) { __atomic_store_n(&child_pgid, (sig_atomic_t)pgid, __ATOMIC_SEQ_CST); }
+int mpimap_crash_spawning(void)
+{
+    __atomic_store_n(&spawner, (sig_atomic_t)gettid(), __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&stopping, __ATOMIC_SEQ_CST);
+}
+
+void mpimap_crash_child(pid_t pgid)
+{
+    __atomic_store_n(&child_pgid, (sig_atomic_t)pgid, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&spawner, 0, __ATOMIC_SEQ_CST);
+}
 
 int mpimap_crash_stopping(void) { return __atomic_load_n(&stopping, __ATOMIC_SEQ_CST); }
 
 static void kill_child(void)
 {
     __atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
+    /* A command being started on another thread right now: wait until its
+     * starter has published it (or seen stopping and started nothing), up
+     * to 5 s. A fixed 30 ms was not enough on a loaded machine: the starter
+     * was not scheduled in time, the rank died, and its command ran on. */
+    pid_t self = gettid();
+    for (int i = 0; i < 5000; i++) {
+        pid_t t = (pid_t)__atomic_load_n(&spawner, __ATOMIC_SEQ_CST);
+        if (t == 0 || t == self)
+            break;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     pid_t pg = (pid_t)__atomic_load_n(&child_pgid, __ATOMIC_SEQ_CST);
     if (pg > 0)
         kill(-pg, SIGKILL);
-    /* A command being started on another thread right now: give its
-     * posix_spawn() the moment it needs to return, then kill again (that
-     * thread also kills what it started once it sees stopping). */
-    struct timespec ts = {0, 30 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    pid_t again = (pid_t)__atomic_load_n(&child_pgid, __ATOMIC_SEQ_CST);
-    if (again > 0 && again != pg)
-        kill(-again, SIGKILL);
 }
 
 static void on_stop(int sig)

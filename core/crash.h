@@ -22,6 +22,12 @@ void mpimap_crash_disarm(void);
  * that no command outlives its job. */
 void mpimap_crash_child(pid_t pgid);
 
+/* Call before starting a command, then mpimap_crash_child() with its group
+ * (or 0 when none was started) in any case: a rank stopped in between
+ * waits for it, then kills the group. Returns non-zero when the rank is
+ * already stopping (start nothing; still call mpimap_crash_child(0)). */
+int mpimap_crash_spawning(void);
+
 /* Non-zero once this rank is dying: a command started after
  * mpimap_crash_child() must then be killed by its starter (the signal may
  * have been handled on another thread just before). */

@@ -867,7 +867,8 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
     }
 
     pid_t pid;
-    if (mpimap_crash_stopping()) { /* the rank is dying: start nothing more */
+    if (mpimap_crash_spawning()) { /* the rank is dying: start nothing more */
+        mpimap_crash_child(0);
         close_fd(&po[0]);
         close_fd(&po[1]);
         close_fd(&pe[0]);
@@ -882,6 +883,7 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
     close_fd(&po[1]);
     close_fd(&pe[1]);
     if (e) {
+        mpimap_crash_child(0);
         close_fd(&po[0]);
         close_fd(&pe[0]);
         rc = fail(reason, "cannot run '%s': %s", prog, strerror(e));
