@@ -15,11 +15,11 @@
 #include "assemble.h"
 #include "journal.h"
 #include "ledger.h"
-#include "wire.h"
 
 /* Where an item's chosen entry is: priority (3 ok, 2 failed, 1 died) in
- * the top 2 bits, journal number + 1 in the next 16, the entry's offset
- * in its file in the low 46. 0: no entry yet. */
+ * the top 2 bits, journal number + 1 in the next 16, the entry's where
+ * (mpimap_journal_entry_at(): its offset * 2 + 1 bit, so journal files up
+ * to 32 TiB) in the low 46. 0: no entry yet. */
 #define LOC_PRIO_SHIFT 62
 #define LOC_FILE_SHIFT 46
 #define LOC_OFF_MASK ((UINT64_C(1) << LOC_FILE_SHIFT) - 1)
@@ -49,7 +49,7 @@ static int on_entry(void *ctx, const mpimap_journal_entry *e)
     static const uint64_t prio[] = {3, 2, 1};
     uint64_t pr = prio[e->status];
     uint64_t cur = p->loc[e->index];
-    uint64_t at = e->offset - MPIMAP_JOURNAL_ENTRY_HEADER;
+    uint64_t at = e->where;
     if (at > LOC_OFF_MASK)
         return MPIMAP_ENOMEM;
     if (pr >= cur >> LOC_PRIO_SHIFT)
@@ -157,18 +157,25 @@ int mpimap_assemble(const char *dir, uint64_t nitems, int unordered, mpimap_writ
                 *error = NULL;
             break;
         }
-        const unsigned char *h = views[k].map + (l & LOC_OFF_MASK);
-        uint32_t status = get_u32(h + 8), rank = get_u32(h + 12);
-        uint64_t n = get_u64(h + 32);
-        const void *data = h + MPIMAP_JOURNAL_ENTRY_HEADER;
-        int ok = status == MPIMAP_JOURNAL_OK;
+        mpimap_journal_entry e;
+        if (mpimap_journal_entry_at(views[k].map, views[k].len, l & LOC_OFF_MASK, &e) < 0) {
+            rc = MPIMAP_EINVAL; /* not after a parse of the same bytes */
+            if (error &&
+                asprintf(error, "item %" PRIu64 ": its journal entry cannot be read", i) < 0)
+                *error = NULL;
+            break;
+        }
+        int rank = e.rank;
+        size_t n = e.len;
+        const void *data = e.data;
+        int ok = e.status == MPIMAP_JOURNAL_OK;
         if (!ok) {
             (*failed)++;
-            if (failure && (rc = failure(ctx, i, (int)rank, data, (size_t)n)) < 0)
+            if (failure && (rc = failure(ctx, i, rank, data, n)) < 0)
                 break;
         }
-        rc = unordered ? mpimap_writer_put_indexed(out, i, ok ? data : "", ok ? (size_t)n : 0)
-                       : mpimap_writer_put(out, ok ? data : "", ok ? (size_t)n : 0);
+        rc = unordered ? mpimap_writer_put_indexed(out, i, ok ? data : "", ok ? n : 0)
+                       : mpimap_writer_put(out, ok ? data : "", ok ? n : 0);
         if (rc < 0 && error)
             *error = strdup(mpimap_writer_error(out) ? mpimap_writer_error(out)
                                                      : mpimap_strerror(rc));

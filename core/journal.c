@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,8 +101,7 @@ uint32_t mpimap_crc32c_portable(uint32_t crc, const void *data, size_t len)
 
 /* ---- reading ------------------------------------------------------------- */
 
-
-/* Check a record's entries without calling anyone: 1 when well formed. */
+/* Check an old record's entries without calling anyone: 1 when well formed. */
 static int entries_ok(const unsigned char *p, uint64_t len)
 {
     uint64_t off = 0;
@@ -119,6 +120,139 @@ static int entries_ok(const unsigned char *p, uint64_t len)
     return 1;
 }
 
+/* An old record's entry whose header is at e, at in the file. */
+static void old_entry(const unsigned char *e, uint64_t at, mpimap_journal_entry *en)
+{
+    en->index = get_u64(e);
+    en->status = (int)get_u32(e + 8);
+    en->rank = (int)get_u32(e + 12);
+    en->start = get_f64(e + 16);
+    en->duration = get_f64(e + 24);
+    en->len = (size_t)get_u64(e + 32);
+    en->data = e + MPIMAP_JOURNAL_ENTRY_HEADER;
+    en->offset = at + MPIMAP_JOURNAL_ENTRY_HEADER;
+    en->where = at << 1;
+}
+
+/* Call cb for each entry of a well-formed old record: 0, or what cb
+ * returned. */
+static int walk_old(const unsigned char *p, uint64_t rl, uint64_t at, mpimap_journal_cb cb,
+                    void *ctx)
+{
+    for (uint64_t eo = 0; eo < rl;) {
+        mpimap_journal_entry en;
+        old_entry(p + eo, at + eo, &en);
+        eo += MPIMAP_JOURNAL_ENTRY_HEADER + en.len;
+        int rc = cb(ctx, &en);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A varint at *pp (before end) into *v, *pp past it: 0, or -1 when it runs
+ * past end, is longer than 10 bytes or is past 2^64 - 1. */
+static int get_varint_long(const unsigned char **pp, const unsigned char *end, uint64_t *v)
+{
+    const unsigned char *p = *pp;
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (p == end)
+            return -1;
+        unsigned b = *p++;
+        if (shift == 63 && b > 1)
+            return -1; /* past 64 bits, or an 11th byte */
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = r;
+            *pp = p;
+            return 0;
+        }
+    }
+    return -1; /* not reached */
+}
+
+static inline int get_varint(const unsigned char **pp, const unsigned char *end, uint64_t *v)
+{
+    if (*pp < end && **pp < 0x80) {
+        *v = *(*pp)++;
+        return 0;
+    }
+    return get_varint_long(pp, end, v);
+}
+
+static inline uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (0 - (z & 1)); }
+
+/* Read a compact entry at *pp (before end) into *en but its start (and
+ * with over < 0 its index, not checked), its start delta into
+ * *start_delta, *pp past it; its index follows expected (+ 2^64 when
+ * over). 0, or -1 when malformed. */
+static int compact_entry(const unsigned char **pp, const unsigned char *end, uint64_t expected,
+                         int over, mpimap_journal_entry *en, uint64_t *start_delta)
+{
+    const unsigned char *p = *pp;
+    uint64_t rank, z, d, n;
+    if (p == end || *p > MPIMAP_JOURNAL_DIED)
+        return -1;
+    en->status = *p++;
+    if (get_varint(&p, end, &rank) < 0 || rank > INT_MAX || get_varint(&p, end, &z) < 0)
+        return -1;
+    if (over < 0) {
+        en->index = 0;
+    } else if (!(z & 1)) { /* expected + z / 2 */
+        if (over || z >> 1 > UINT64_MAX - expected)
+            return -1;
+        en->index = expected + (z >> 1);
+    } else { /* expected - (z / 2 + 1) */
+        uint64_t m = (z >> 1) + 1;
+        if (!over && m > expected)
+            return -1;
+        en->index = expected - m; /* over: 2^64 + expected - m, expected = 0 */
+    }
+    if (get_varint(&p, end, start_delta) < 0 || get_varint(&p, end, &d) < 0 ||
+        get_varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
+        return -1;
+    en->rank = (int)rank;
+    en->duration = (double)d / 1e9;
+    en->data = p;
+    en->len = (size_t)n;
+    *pp = p + n;
+    return 0;
+}
+
+/* Walk a compact record's payload p (at in the file, rl bytes): with cb
+ * NULL check it (0 well formed, -1 not), else call cb for each entry (0,
+ * or what cb returned). */
+static int walk_compact(const unsigned char *p, uint64_t rl, uint64_t at, mpimap_journal_cb cb,
+                        void *ctx)
+{
+    if (rl <= MPIMAP_JOURNAL_COMPACT_BASE)
+        return -1;
+    const unsigned char *q = p + MPIMAP_JOURNAL_COMPACT_BASE, *end = p + rl;
+    uint64_t expected = get_u64(p), cum = 0;
+    double base = get_f64(p + 8);
+    int over = 0;
+    while (q < end) {
+        const unsigned char *e = q;
+        mpimap_journal_entry en;
+        uint64_t delta;
+        if (compact_entry(&q, end, expected, over, &en, &delta) < 0)
+            return -1;
+        cum += unzigzag(delta);
+        if (cb) {
+            en.start = base + (double)(int64_t)cum / 1e9;
+            en.offset = at + (uint64_t)((const unsigned char *)en.data - p);
+            en.where = (at + (uint64_t)(e - p)) << 1 | 1;
+            int rc = cb(ctx, &en);
+            if (rc != 0)
+                return rc;
+        }
+        over = en.index == UINT64_MAX;
+        expected = en.index + 1;
+    }
+    return 0;
+}
+
 int mpimap_journal_parse(const void *buf, size_t len, mpimap_journal_cb cb, void *ctx,
                          size_t *good)
 {
@@ -131,40 +265,61 @@ int mpimap_journal_parse(const void *buf, size_t len, mpimap_journal_cb cb, void
     *good = off;
     while (len - off >= MPIMAP_JOURNAL_RECORD_HEADER) {
         const unsigned char *h = p + off;
+        uint32_t magic = get_u32(h);
         uint64_t rl = get_u64(h + 8);
-        if (get_u32(h) != MPIMAP_JOURNAL_RECORD_MAGIC ||
+        int compact = magic == MPIMAP_JOURNAL_RECORD_MAGIC2;
+        if ((!compact && magic != MPIMAP_JOURNAL_RECORD_MAGIC) ||
             rl > len - off - MPIMAP_JOURNAL_RECORD_HEADER)
             break;
         const unsigned char *payload = h + MPIMAP_JOURNAL_RECORD_HEADER;
+        uint64_t at = (uint64_t)off + MPIMAP_JOURNAL_RECORD_HEADER;
         uint32_t crc = mpimap_crc32c(0, h + 8, 8);
         crc = mpimap_crc32c(crc, payload, (size_t)rl);
-        if (crc != get_u32(h + 4) || !entries_ok(payload, rl))
+        if (crc != get_u32(h + 4) ||
+            (compact ? walk_compact(payload, rl, at, NULL, NULL) != 0 : !entries_ok(payload, rl)))
             break;
-        if (cb) {
-            uint64_t eo = 0;
-            while (eo < rl) {
-                const unsigned char *e = payload + eo;
-                mpimap_journal_entry en;
-                en.index = get_u64(e);
-                en.status = (int)get_u32(e + 8);
-                en.rank = (int)get_u32(e + 12);
-                en.start = get_f64(e + 16);
-                en.duration = get_f64(e + 24);
-                en.len = (size_t)get_u64(e + 32);
-                en.data = e + MPIMAP_JOURNAL_ENTRY_HEADER;
-                en.offset = (uint64_t)(off + MPIMAP_JOURNAL_RECORD_HEADER + eo +
-                                       MPIMAP_JOURNAL_ENTRY_HEADER);
-                eo += MPIMAP_JOURNAL_ENTRY_HEADER + en.len;
-                int rc = cb(ctx, &en);
-                if (rc != 0) {
-                    *good = off;
-                    return rc;
-                }
-            }
+        int rc = !cb ? 0
+                 : compact ? walk_compact(payload, rl, at, cb, ctx)
+                           : walk_old(payload, rl, at, cb, ctx);
+        if (rc != 0) {
+            *good = off;
+            return rc;
         }
         off += MPIMAP_JOURNAL_RECORD_HEADER + (size_t)rl;
         *good = off;
     }
+    return 0;
+}
+
+int mpimap_journal_entry_at(const void *buf, size_t len, uint64_t where,
+                            mpimap_journal_entry *e)
+{
+    const unsigned char *p = buf;
+    uint64_t at = where >> 1;
+    memset(e, 0, sizeof *e);
+    if (at > len)
+        return MPIMAP_EINVAL;
+    if (!(where & 1)) {
+        if (len - at < MPIMAP_JOURNAL_ENTRY_HEADER)
+            return MPIMAP_EINVAL;
+        old_entry(p + at, at, e);
+        if ((unsigned)e->status > MPIMAP_JOURNAL_DIED ||
+            get_u64(p + at + 32) > len - at - MPIMAP_JOURNAL_ENTRY_HEADER) {
+            memset(e, 0, sizeof *e);
+            return MPIMAP_EINVAL;
+        }
+    } else {
+        const unsigned char *q = p + at;
+        uint64_t delta;
+        if (compact_entry(&q, p + len, 0, -1, e, &delta) < 0) {
+            memset(e, 0, sizeof *e);
+            return MPIMAP_EINVAL;
+        }
+        e->offset = (uint64_t)((const unsigned char *)e->data - p);
+        e->where = where;
+    }
+    e->index = 0;
+    e->start = 0;
     return 0;
 }
 
@@ -213,14 +368,30 @@ int mpimap_journal_scan(const char *path, mpimap_journal_cb cb, void *ctx, size_
 struct mpimap_journal {
     int fd;
     double interval;
-    mpimap_buf stage;          /* map thread only: entries not handed over */
+    /* The map thread only: entries not handed over, as records (the last
+     * open: header to fill) from stage_open on. */
+    mpimap_buf stage;
     uint64_t nstage;
+    size_t stage_open;
+    /* the stage's first entry: its index, its start (ns from base), and
+     * where its index and start fields are (to re-encode them when the
+     * stage continues the record waiting in rec) */
+    uint64_t first_index;
+    int64_t first_ns;
+    size_t first_from, first_to;
+    uint64_t last_index;       /* the last entry added */
+    int64_t last_ns;
+    double base;               /* every record's base_start */
+    int have_base;
     pthread_mutex_t lock;
     pthread_cond_t wake;       /* the flusher: something to do */
     pthread_cond_t done;       /* the map thread: a flush ended */
     pthread_t flusher;
     int stop, force;
     mpimap_buf rec;            /* handed over, not yet written */
+    size_t rec_open;           /* its open record */
+    uint64_t rec_last_index;   /* its last entry */
+    int64_t rec_last_ns;
     uint64_t pending;          /* entries in rec */
     uint64_t writing;          /* entries being written */
     uint64_t durable;
@@ -228,6 +399,81 @@ struct mpimap_journal {
     void (*on_durable)(void *arg, uint64_t durable);
     void *on_durable_arg;
 };
+
+/* ---- compact entries ------------------------------------------------------ */
+
+/* An entry takes at most this much besides its data: status, rank (5),
+ * four varints of up to 10 bytes. */
+#define ENTRY_MAX 46u
+/* A record's header and base. */
+#define RECORD_START (MPIMAP_JOURNAL_RECORD_HEADER + MPIMAP_JOURNAL_COMPACT_BASE)
+#define NS_CAP ((int64_t)1 << 62)
+
+static inline unsigned char *put_varint(unsigned char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (unsigned char)v;
+    return p;
+}
+
+static inline uint64_t zigzag(int64_t x)
+{
+    uint64_t u = (uint64_t)x;
+    return (u << 1) ^ (0 - (u >> 63));
+}
+
+/* d rounded to the nearest integer, halves away from 0 (llround without
+ * libm), for |d| < 2^63: the truncation and the fraction are exact. */
+static inline int64_t round_ns(double d)
+{
+    int64_t t = (int64_t)d;
+    double f = d - (double)t;
+    return t + (f >= 0.5) - (f <= -0.5);
+}
+
+/* A start as whole ns from base: a start that is not finite is base;
+ * clamped to 2^62 ns either way. */
+static inline int64_t start_ns(double base, double start)
+{
+    if (!isfinite(start))
+        return 0;
+    double d = (start - base) * 1e9;
+    return d >= 0x1p62 ? NS_CAP : d <= -0x1p62 ? -NS_CAP : round_ns(d);
+}
+
+/* A duration as whole ns: 0 when negative or NaN, at most 2^62. */
+static inline uint64_t duration_ns(double duration)
+{
+    double d = duration * 1e9;
+    return !(d > 0) ? 0 : d >= 0x1p62 ? (uint64_t)NS_CAP : (uint64_t)round_ns(d);
+}
+
+/* The z of index after prev (expected prev + 1, maybe 2^64) into *z: 1,
+ * or 0 when index is 2^63 or more from expected. */
+static inline int index_z(uint64_t prev, uint64_t index, uint64_t *z)
+{
+    if (index > prev) {
+        uint64_t d = index - prev - 1;
+        *z = d << 1;
+        return d <= (uint64_t)INT64_MAX;
+    }
+    uint64_t m1 = prev - index; /* the distance below expected, less 1 */
+    *z = m1 << 1 | 1;
+    return m1 <= (uint64_t)INT64_MAX;
+}
+
+/* Fill the header of the compact record at h, total bytes with it. */
+static void close_record(unsigned char *h, size_t total)
+{
+    uint64_t rl = total - MPIMAP_JOURNAL_RECORD_HEADER;
+    put_u32(h, MPIMAP_JOURNAL_RECORD_MAGIC2);
+    put_u64(h + 8, rl);
+    uint32_t crc = mpimap_crc32c(0, h + 8, 8);
+    put_u32(h + 4, mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl));
+}
 
 static int write_all(int fd, const void *data, size_t len)
 {
@@ -247,15 +493,12 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* Write buf (a record, its header still to fill) and sync: 0 or errno. */
-static int flush_record(int fd, mpimap_buf *buf)
+/* Write buf (records, the one at open with its header still to fill) and
+ * sync: 0 or errno. */
+static int flush_record(int fd, mpimap_buf *buf, size_t open)
 {
     unsigned char *h = buf->data;
-    uint64_t rl = buf->len - MPIMAP_JOURNAL_RECORD_HEADER;
-    put_u32(h, MPIMAP_JOURNAL_RECORD_MAGIC);
-    put_u64(h + 8, rl);
-    uint32_t crc = mpimap_crc32c(0, h + 8, 8);
-    put_u32(h + 4, mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl));
+    close_record(h + open, buf->len - open);
     off_t before = lseek(fd, 0, SEEK_END);
     if (write_all(fd, h, buf->len) < 0) {
         /* A partial record is a torn tail: cut it off, so that a later
@@ -302,6 +545,7 @@ static void *flush_loop(void *arg)
         }
         /* Take what was handed over; write it without the lock. */
         mpimap_buf t = j->rec;
+        size_t open = j->rec_open;
         j->rec = out;
         j->rec.len = 0;
         out = t;
@@ -310,7 +554,7 @@ static void *flush_loop(void *arg)
         j->writing = n;
         j->force = 0;
         pthread_mutex_unlock(&j->lock);
-        int e = flush_record(j->fd, &out);
+        int e = flush_record(j->fd, &out, open);
         out.len = 0;
         last = wall_now();
         pthread_mutex_lock(&j->lock);
@@ -372,22 +616,55 @@ int mpimap_journal_create(mpimap_journal **out, const char *path, double interva
 int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
                        double start, double duration, const void *data, size_t len)
 {
-    size_t at = j->stage.len ? j->stage.len : MPIMAP_JOURNAL_RECORD_HEADER;
-    if (len > SIZE_MAX - at - MPIMAP_JOURNAL_ENTRY_HEADER)
+    if ((unsigned)status > MPIMAP_JOURNAL_DIED || rank < 0)
+        return MPIMAP_EINVAL;
+    if (!j->have_base) {
+        j->base = isfinite(start) ? start : wall_now();
+        j->have_base = 1;
+    }
+    int64_t ns = start_ns(j->base, start);
+    size_t at = j->stage.len;
+    uint64_t z;
+    /* A record of its own when the stage is empty or index too far. */
+    int fresh = !at || !index_z(j->last_index, index, &z);
+    size_t need = (fresh ? RECORD_START : 0) + ENTRY_MAX;
+    if (len > SIZE_MAX - at - need)
         return MPIMAP_ENOMEM;
-    int rc = mpimap_buf_reserve(&j->stage, at + MPIMAP_JOURNAL_ENTRY_HEADER + len);
-    if (rc < 0)
-        return rc;
-    unsigned char *e = j->stage.data + at;
-    put_u64(e, index);
-    put_u32(e + 8, (uint32_t)status);
-    put_u32(e + 12, (uint32_t)rank);
-    put_f64(e + 16, start);
-    put_f64(e + 24, duration);
-    put_u64(e + 32, (uint64_t)len);
+    if (at + need + len > j->stage.cap) {
+        int rc = mpimap_buf_reserve(&j->stage, at + need + len);
+        if (rc < 0)
+            return rc;
+    }
+    unsigned char *b = j->stage.data, *p = b + at;
+    int64_t prev = j->last_ns;
+    if (fresh) {
+        if (at)
+            close_record(b + j->stage_open, at - j->stage_open);
+        j->stage_open = at;
+        put_u64(p + MPIMAP_JOURNAL_RECORD_HEADER, index);
+        put_f64(p + MPIMAP_JOURNAL_RECORD_HEADER + 8, j->base);
+        p += RECORD_START;
+        z = 0;
+        prev = 0;
+    }
+    *p++ = (unsigned char)status;
+    p = put_varint(p, (uint64_t)rank);
+    unsigned char *from = p;
+    p = put_varint(p, z);
+    p = put_varint(p, zigzag((int64_t)((uint64_t)ns - (uint64_t)prev)));
+    if (!at) {
+        j->first_index = index;
+        j->first_ns = ns;
+        j->first_from = (size_t)(from - b);
+        j->first_to = (size_t)(p - b);
+    }
+    p = put_varint(p, duration_ns(duration));
+    p = put_varint(p, (uint64_t)len);
     if (len)
-        memcpy(e + MPIMAP_JOURNAL_ENTRY_HEADER, data, len);
-    j->stage.len = at + MPIMAP_JOURNAL_ENTRY_HEADER + len;
+        memcpy(p, data, len);
+    j->stage.len = (size_t)(p - b) + len;
+    j->last_index = index;
+    j->last_ns = ns;
     j->nstage++;
     return 0;
 }
@@ -397,20 +674,40 @@ static int hand_over(mpimap_journal *j)
 {
     if (!j->nstage)
         return 0;
+    uint64_t z;
     if (!j->rec.len) {
         mpimap_buf t = j->rec;
         j->rec = j->stage;
+        j->rec_open = j->stage_open;
         j->stage = t;
-        j->stage.len = 0;
-    } else {
-        size_t n = j->stage.len - MPIMAP_JOURNAL_RECORD_HEADER;
-        int rc = mpimap_buf_reserve(&j->rec, j->rec.len + n);
+    } else if (j->stage_open == 0 && index_z(j->rec_last_index, j->first_index, &z)) {
+        /* One record that continues the open one: its header and base go,
+         * its first entry's index and start fields follow rec's last. */
+        size_t head = j->first_from - RECORD_START;
+        size_t rest = j->stage.len - j->first_to;
+        int rc = mpimap_buf_reserve(&j->rec, j->rec.len + head + 20 + rest);
         if (rc < 0)
             return rc;
-        memcpy(j->rec.data + j->rec.len, j->stage.data + MPIMAP_JOURNAL_RECORD_HEADER, n);
-        j->rec.len += n;
-        j->stage.len = 0;
+        unsigned char *p = j->rec.data + j->rec.len;
+        memcpy(p, j->stage.data + RECORD_START, head);
+        p = put_varint(p + head, z);
+        p = put_varint(p, zigzag((int64_t)((uint64_t)j->first_ns - (uint64_t)j->rec_last_ns)));
+        memcpy(p, j->stage.data + j->first_to, rest);
+        j->rec.len = (size_t)(p - j->rec.data) + rest;
+    } else {
+        /* Records of their own after rec's. */
+        int rc = mpimap_buf_reserve(&j->rec, j->rec.len + j->stage.len);
+        if (rc < 0)
+            return rc;
+        close_record(j->rec.data + j->rec_open, j->rec.len - j->rec_open);
+        memcpy(j->rec.data + j->rec.len, j->stage.data, j->stage.len);
+        j->rec_open = j->rec.len + j->stage_open;
+        j->rec.len += j->stage.len;
     }
+    j->stage.len = 0;
+    j->stage_open = 0;
+    j->rec_last_index = j->last_index;
+    j->rec_last_ns = j->last_ns;
     int was_idle = !j->pending;
     j->pending += j->nstage;
     j->nstage = 0;

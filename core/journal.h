@@ -9,17 +9,43 @@
  *
  *   "MPIMAPJ1"                                  8 bytes, once
  *   then records, each:
- *     u32 magic 0x4d4a5231 ("1RJM" little-endian), u32 crc,
- *     u64 len, len bytes of payload
+ *     u32 magic, u32 crc, u64 len, len bytes of payload
  *   where crc is the CRC-32C of the 8 bytes of len and of the payload, and
- *   the payload is one or more entries:
- *     u64 index, u32 status, u32 rank, f64 start, f64 duration,
- *     u64 n, n bytes (the result when status is OK, else the reason)
+ *   the magic says how the payload holds its one or more entries:
  *
+ *   0x4d4a5231 ("1RJM" little-endian; no longer written, still read):
+ *     entries, each:
+ *       u64 index, u32 status, u32 rank, f64 start, f64 duration,
+ *       u64 n, n bytes (the result when status is OK, else the reason)
+ *
+ *   0x4d4a5232 ("2RJM", compact; the one written):
+ *     u64 base_index, f64 base_start, then entries, each:
+ *       u8 status, v rank, z index - expected, z start delta (ns),
+ *       v duration (ns), v n, n bytes (as above)
+ *     v is an unsigned LEB128 varint (at most 10 bytes, below 2^64), z a
+ *     zigzag one (x as v (x << 1) ^ (x >> 63)). expected is base_index for
+ *     the first entry, the previous index + 1 after it; the start delta is
+ *     from the previous entry's, the first's from base_start. An entry's
+ *     start is base_start + (its and the earlier deltas summed as int64) /
+ *     1e9 seconds, its duration ns / 1e9.
+ *
+ * Malformed, either kind: a status other than 0 OK, 1 FAILED, 2 DIED; no
+ * entry; entries that do not fill the payload exactly. Compact only: a
+ * varint longer than 10 bytes or past 2^64 - 1, a rank past INT_MAX, an
+ * index that is not in 0 .. 2^64 - 1 (expected plus the difference wraps).
  * Integers are in the machine's byte order (the job runs on one kind of
- * machine). A record is written with one write() and synced with
- * fdatasync() at most every interval seconds, by a thread of its own: a
- * crash loses at most the last interval's items, which simply run again. A torn or corrupt record
+ * machine). An entry's data is stored as it is, at its offset.
+ *
+ * The writer counts every start in whole ns from one base_start, the first
+ * start it is given (appending entries to a record waiting for the disk
+ * then re-encodes only the first one), and rounds each once: a start reads
+ * back within 0.5 ns and the double's rounding. A trivial entry (the next
+ * index, the same rank, no result, times under a microsecond) takes 6 to 8
+ * bytes. What was handed over since the last write is written as one
+ * record (or more: an index 2^63 or more from the one expected starts
+ * another) with one write(), and synced with fdatasync() at most every
+ * interval seconds, by a thread of its own: a crash loses at most the
+ * last interval's items, which simply run again. A torn or corrupt record
  * (short, bad magic, bad crc, malformed entries) ends the file: it and
  * everything after it are ignored, never read as results.
  */
@@ -30,9 +56,11 @@
 #include <stdint.h>
 
 #define MPIMAP_JOURNAL_FILE_MAGIC "MPIMAPJ1"
-#define MPIMAP_JOURNAL_RECORD_MAGIC 0x4d4a5231u
+#define MPIMAP_JOURNAL_RECORD_MAGIC 0x4d4a5231u  /* entries of 40-byte headers */
+#define MPIMAP_JOURNAL_RECORD_MAGIC2 0x4d4a5232u /* compact entries */
 #define MPIMAP_JOURNAL_RECORD_HEADER 16u
-#define MPIMAP_JOURNAL_ENTRY_HEADER 40u
+#define MPIMAP_JOURNAL_ENTRY_HEADER 40u   /* of an entry of a 0x4d4a5231 record */
+#define MPIMAP_JOURNAL_COMPACT_BASE 16u   /* base_index, base_start */
 
 /* An entry's status. DIED is an attempt, not an outcome: the rank died
  * while running the item (the driver writes it from a crash report). */
@@ -46,6 +74,7 @@ typedef struct mpimap_journal_entry {
     const void *data;
     size_t len;
     uint64_t offset; /* of data in the file */
+    uint64_t where;  /* of the entry in the file, * 2, + 1 if compact */
 } mpimap_journal_entry;
 
 /* Called for each entry; a non-zero return stops the scan with it. */
@@ -64,6 +93,13 @@ uint32_t mpimap_crc32c_portable(uint32_t crc, const void *data, size_t len);
  * MPIMAP_EINVAL when the file header is missing or wrong (*good = 0). */
 int mpimap_journal_parse(const void *buf, size_t len, mpimap_journal_cb cb, void *ctx,
                          size_t *good);
+
+/* The entry at where (an entry's where) of a parsed file's bytes, again:
+ * its status, rank, duration, data, len, offset and where;
+ * index and start are 0 (a compact entry's depend on the entries before
+ * it). 0, or MPIMAP_EINVAL when no entry is there. */
+int mpimap_journal_entry_at(const void *buf, size_t len, uint64_t where,
+                            mpimap_journal_entry *e);
 
 /* Read the file at path with mpimap_journal_parse() (mapped, not copied).
  * A missing file is MPIMAP_ENOTFOUND; an unreadable one MPIMAP_EIO. */
@@ -84,7 +120,10 @@ int mpimap_journal_create(mpimap_journal **j, const char *path, double interval)
 void mpimap_journal_on_durable(mpimap_journal *j, void (*cb)(void *arg, uint64_t durable),
                                void *arg);
 
-/* Add one entry (memory only, not yet handed over). */
+/* Add one entry (memory only, not yet handed over), compact. A duration
+ * that is negative or NaN is written as 0, one of 2^62 ns or more as 2^62
+ * ns; a start that is not finite as base_start, one 2^62 ns or more from
+ * it as that far. MPIMAP_EINVAL: status not one of the three, rank < 0. */
 int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
                        double start, double duration, const void *data, size_t len);
 

@@ -5,8 +5,11 @@
  *
  * Each input is parsed twice: as it is, and as a copy whose file magic,
  * record magics and CRCs are set right (so the fuzzer reaches the entries
- * without having to forge a CRC). Checked: every entry lies inside the
- * intact prefix, its offset matches its data, its status is known; *good
+ * without having to forge a CRC; either record magic is kept, any other
+ * byte made one of them). Checked: every entry lies inside the intact
+ * prefix, after its record's header, its offset matches its data, its
+ * status is known, its rank not negative, and mpimap_journal_entry_at()
+ * finds it again at its where; *good
  * is a record boundary (reparsing buf[0..good) gives the same entries and
  * the same good); a callback that stops the scan is obeyed and its value
  * returned; the CRC is the same computed in one piece or two.
@@ -32,22 +35,40 @@ static int on_entry(void *vctx, const mpimap_journal_entry *e)
     struct ctx *c = vctx;
     const unsigned char *d = e->data;
     FUZZ_CHECK(e != NULL);
-    FUZZ_CHECK(d >= c->buf + MPIMAP_JOURNAL_RECORD_HEADER + MPIMAP_JOURNAL_ENTRY_HEADER +
-                        strlen(MPIMAP_JOURNAL_FILE_MAGIC));
+    size_t ml = strlen(MPIMAP_JOURNAL_FILE_MAGIC);
+    int compact = (int)(e->where & 1);
+    uint64_t at = e->where >> 1; /* the entry */
+    FUZZ_CHECK(at >= ml + MPIMAP_JOURNAL_RECORD_HEADER +
+                         (compact ? MPIMAP_JOURNAL_COMPACT_BASE : 0));
+    /* its header: 40 bytes, or at least 6 */
+    FUZZ_CHECK(compact ? e->offset >= at + 6 : e->offset == at + MPIMAP_JOURNAL_ENTRY_HEADER);
     FUZZ_CHECK(d <= c->buf + c->len);
     FUZZ_CHECK(e->len <= (size_t)(c->buf + c->len - d));
     FUZZ_CHECK(e->offset == (uint64_t)(d - c->buf));
     FUZZ_CHECK(e->status == MPIMAP_JOURNAL_OK || e->status == MPIMAP_JOURNAL_FAILED ||
                e->status == MPIMAP_JOURNAL_DIED);
-    /* The entry header is just before the data, in the buffer. */
-    uint64_t index;
-    memcpy(&index, d - MPIMAP_JOURNAL_ENTRY_HEADER, 8);
-    FUZZ_CHECK(index == e->index);
+    FUZZ_CHECK(!compact || e->rank >= 0);
+    if (!compact) {
+        /* The entry header is just before the data, in the buffer. */
+        uint64_t index;
+        memcpy(&index, d - MPIMAP_JOURNAL_ENTRY_HEADER, 8);
+        FUZZ_CHECK(index == e->index);
+    }
+    /* Found again where it is. */
+    mpimap_journal_entry a;
+    FUZZ_CHECK(mpimap_journal_entry_at(c->buf, c->len, e->where, &a) == 0);
+    FUZZ_CHECK(a.status == e->status && a.rank == e->rank && a.data == e->data &&
+               a.len == e->len && a.offset == e->offset && a.where == e->where);
+    FUZZ_CHECK(memcmp(&a.duration, &e->duration, sizeof a.duration) == 0);
     /* Touch every byte (ASan checks the reads). */
     uint64_t h = c->hash ^ e->index;
     for (size_t i = 0; i < e->len; i++)
         h = (h ^ d[i]) * 1099511628211u;
-    c->hash = h * 31 + e->len + (uint64_t)e->offset;
+    uint64_t t[2];
+    memcpy(&t[0], &e->start, 8);
+    memcpy(&t[1], &e->duration, 8);
+    c->hash = h * 31 + e->len + (uint64_t)e->offset + t[0] * 7 + t[1] * 13 +
+              (uint64_t)(unsigned)e->rank * 17 + (uint64_t)e->status;
     size_t end = (size_t)(d - c->buf) + e->len;
     if (end > c->max_end)
         c->max_end = end;
@@ -108,7 +129,9 @@ static void fix_up(unsigned char *buf, size_t len)
     size_t off = ml;
     while (len - off >= MPIMAP_JOURNAL_RECORD_HEADER) {
         unsigned char *h = buf + off;
-        uint32_t magic = MPIMAP_JOURNAL_RECORD_MAGIC;
+        /* "1RJM" or "2RJM": whichever the first byte is nearer */
+        uint32_t magic =
+            h[0] & 1 ? MPIMAP_JOURNAL_RECORD_MAGIC : MPIMAP_JOURNAL_RECORD_MAGIC2;
         memcpy(h, &magic, 4);
         uint64_t rl;
         memcpy(&rl, h + 8, 8);
