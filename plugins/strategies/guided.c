@@ -300,13 +300,8 @@ static int guided_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
         }
         int rc;
         uint64_t count;
-        /* One of our own result sets a turn, then the probe again: back()
-         * deals us the next batch, and when our compute thread ran its
-         * batches faster than this thread took them (trivial items), a
-         * loop here never ended, so no other rank's results were taken
-         * and no other rank was dealt to (on 10^7 trivial items rank 1 sat
-         * idle with its results unread until the input ran dry, and every
-         * later result set waited, copied, for them). */
+        /* One of our own result sets a turn, then the probe again (why:
+         * pool.c's loop). */
         if (wt_take(d.wt, &rb, &rc, &count)) {
             if (rc < 0)
                 fail(&d, rc);
