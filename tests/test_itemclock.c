@@ -30,18 +30,15 @@ static void sleep_s(double s)
 /* Whether the kernel keeps time with the time-stamp counter (x86-64). */
 static int kernel_uses_tsc(void)
 {
+    int yes = 0;
 #if defined(__x86_64__)
+    char name[32];
     FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
-    char name[32] = "";
-    if (f) {
-        if (!fgets(name, sizeof name, f))
-            name[0] = '\0';
+    yes = f && fscanf(f, "%31s", name) == 1 && strcmp(name, "tsc") == 0;
+    if (f)
         fclose(f);
-    }
-    return strcmp(name, "tsc\n") == 0;
-#else
-    return 0;
 #endif
+    return yes;
 }
 
 /* Time a sleep of s seconds with c; the span must lie between what
