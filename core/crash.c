@@ -46,9 +46,12 @@ static volatile sig_atomic_t stopping;
 /* The thread starting a command now (from mpimap_crash_spawning() until
  * mpimap_crash_child()), 0 for none. */
 static volatile sig_atomic_t spawner;
+/* Whether this rank has started commands (then it dies with a delay). */
+static volatile sig_atomic_t runs_commands;
 
 int mpimap_crash_spawning(void)
 {
+    __atomic_store_n(&runs_commands, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&spawner, (sig_atomic_t)gettid(), __ATOMIC_SEQ_CST);
     return __atomic_load_n(&stopping, __ATOMIC_SEQ_CST);
 }
@@ -61,24 +64,38 @@ void mpimap_crash_child(pid_t pgid)
 
 int mpimap_crash_stopping(void) { return __atomic_load_n(&stopping, __ATOMIC_SEQ_CST); }
 
+/* How long a rank that runs commands stays alive after it is stopped.
+ * mpirun SIGKILLs the ranks left once one has died, before they have
+ * handled its SIGTERM, and the command of a SIGKILLed rank runs on: with
+ * no delay, a command outlived 12 of 25 cancels of a 2-rank map on a
+ * loaded machine (30 ms: 2 of 25; 200 ms: none of 15). */
+#define STOP_DELAY_MS 200
+
 static void kill_child(void)
 {
     __atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
-    /* A command being started on another thread right now: wait until its
-     * starter has published it (or seen stopping and started nothing), up
-     * to 5 s. A fixed 30 ms was not enough on a loaded machine: the starter
-     * was not scheduled in time, the rank died, and its command ran on. */
+    /* What runs now dies first. */
+    pid_t pg = (pid_t)__atomic_load_n(&child_pgid, __ATOMIC_SEQ_CST);
+    if (pg > 0)
+        kill(-pg, SIGKILL);
+    /* Then wait STOP_DELAY_MS (when this rank has run commands), and for a
+     * command being started on another thread right now until its starter
+     * has published it (or seen stopping and started nothing), up to 5 s
+     * (a fixed wait was not enough on a loaded machine: the starter was not
+     * scheduled in time, the rank died, and its command ran on); then kill
+     * what was started meanwhile. */
     pid_t self = gettid();
-    for (int i = 0; i < 5000; i++) {
+    int commands = __atomic_load_n(&runs_commands, __ATOMIC_SEQ_CST);
+    for (int ms = 0; ms < 5000; ms++) {
         pid_t t = (pid_t)__atomic_load_n(&spawner, __ATOMIC_SEQ_CST);
-        if (t == 0 || t == self)
+        if ((!commands || ms >= STOP_DELAY_MS) && (t == 0 || t == self))
             break;
         struct timespec ts = {0, 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    pid_t pg = (pid_t)__atomic_load_n(&child_pgid, __ATOMIC_SEQ_CST);
-    if (pg > 0)
-        kill(-pg, SIGKILL);
+    pid_t again = (pid_t)__atomic_load_n(&child_pgid, __ATOMIC_SEQ_CST);
+    if (again > 0 && again != pg)
+        kill(-again, SIGKILL);
 }
 
 static void on_stop(int sig)
