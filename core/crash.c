@@ -80,10 +80,9 @@ static void kill_child(void)
         kill(-pg, SIGKILL);
     /* Then wait STOP_DELAY_MS (when this rank has run commands), and for a
      * command being started on another thread right now until its starter
-     * has published it (or seen stopping and started nothing), up to 5 s
-     * (a fixed wait was not enough on a loaded machine: the starter was not
-     * scheduled in time, the rank died, and its command ran on); then kill
-     * what was started meanwhile. */
+     * has published it (or seen stopping and started nothing), up to 5 s,
+     * however long its thread takes to be scheduled; then kill what was
+     * started meanwhile. */
     pid_t self = gettid();
     int commands = __atomic_load_n(&runs_commands, __ATOMIC_SEQ_CST);
     for (int ms = 0; ms < 5000; ms++) {
