@@ -106,6 +106,49 @@ static int source_next(mpimap_engine *e, const void **data, size_t *len)
     return rc;
 }
 
+/* The fast path of mpimap_engine_read(): pack up to max items whose
+ * separators the source has buffered into batch at *off, while *bytes (in
+ * the batch so far) stays under max_bytes, without a call per item (on
+ * trivial items the root's reading was a fifth of its time). Returns the
+ * count: 0 when the next item is not whole in the buffer. */
+static long pack_buffered(mpimap_engine *e, uint64_t max, size_t max_bytes, size_t *bytes,
+                          mpimap_buf *batch, size_t *off)
+{
+    const unsigned char *p;
+    size_t avail;
+    int sep;
+    if (!e->src.peek(e->src.self, &p, &avail, &sep))
+        return 0;
+    const unsigned char *s = p, *end = p + avail;
+    size_t o = *off, b = *bytes;
+    uint64_t n = 0;
+    while (n < max && (n == 0 || b < max_bytes)) {
+        const unsigned char *q = memchr(s, sep, (size_t)(end - s));
+        if (!q)
+            break;
+        size_t len = (size_t)(q - s);
+        if (o + 9 + len > batch->cap) {
+            int rc = mpimap_buf_reserve(batch, o + 9 + len);
+            if (rc < 0) {
+                e->src.consume(e->src.self, (size_t)(s - p), n);
+                return rc;
+            }
+        }
+        unsigned char *d = batch->data + o;
+        put_u64(d, len);
+        memcpy(d + 8, s, len);
+        d[8 + len] = '\0';
+        o += 9 + len;
+        b += 9 + len;
+        s = q + 1;
+        n++;
+    }
+    e->src.consume(e->src.self, (size_t)(s - p), n);
+    *off = o;
+    *bytes = b;
+    return (long)n;
+}
+
 long mpimap_engine_read(mpimap_engine *e, size_t max_items, size_t max_bytes,
                         mpimap_buf *batch)
 {
@@ -123,6 +166,14 @@ long mpimap_engine_read(mpimap_engine *e, size_t max_items, size_t max_bytes,
     while (!e->input_done && count < max_items && (count == 0 || bytes < max_bytes)) {
         const void *data;
         size_t len;
+        if (e->src.peek) {
+            long got = pack_buffered(e, max_items - count, max_bytes, &bytes, batch, &off);
+            if (got < 0)
+                return got;
+            count += (uint64_t)got;
+            if (got)
+                continue;
+        }
         rc = source_next(e, &data, &len);
         if (rc < 0)
             return rc;

@@ -32,12 +32,17 @@ enum { MPIMAP_ITEM_OK = 0, MPIMAP_ITEM_FAILED = 1 };
 
 /* Where the root's items come from. next() returns 1 with an item, 0 at
  * the end, < 0 on a malformed input (error() tells why). rewind and count
- * may be NULL when the source cannot do them. */
+ * may be NULL when the source cannot do them. peek and consume (both or
+ * neither, optional) are the fast path of mpimap_reader_peek() and
+ * mpimap_reader_consume(): peek() returns 0 when the next items must come
+ * from next(). */
 typedef struct mpimap_source {
     void *self;
     int (*next)(void *self, const void **data, size_t *len);
     int (*rewind)(void *self);
     const char *(*error)(void *self);
+    int (*peek)(void *self, const unsigned char **data, size_t *len, int *sep);
+    void (*consume)(void *self, size_t nbytes, uint64_t nitems);
 } mpimap_source;
 
 /* What runs one item: 0 = ok (result bytes appended to res), non-zero =

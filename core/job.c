@@ -132,6 +132,19 @@ static int src_next(void *self, const void **data, size_t *len)
     }
 }
 
+/* The whole input is read: items straight from the reader's buffer. */
+static int src_peek(void *self, const unsigned char **data, size_t *len, int *sep)
+{
+    struct job *j = self;
+    return j->mode == PASS_ALL && mpimap_reader_peek(j->in, data, len, sep);
+}
+
+static void src_consume(void *self, size_t nbytes, uint64_t nitems)
+{
+    struct job *j = self;
+    mpimap_reader_consume(j->in, nbytes, nitems);
+}
+
 static int src_rewind(void *self)
 {
     struct job *j = self;
@@ -708,7 +721,7 @@ static int run_passes(struct job *j, MPI_Comm comm, const struct mpimap_plugin *
         }
         share_runs(j, comm);
         mpimap_engine e;
-        mpimap_source src = {j, src_next, src_rewind, src_error};
+        mpimap_source src = {j, src_next, src_rewind, src_error, src_peek, src_consume};
         mpimap_sink sink = {j, sink_put, j->journal ? sink_arrive : NULL,
                             j->journal ? sink_arrived : NULL};
         int irc = mpimap_engine_init(&e, comm, 0, j->spec.chunk, j->spec.unordered, &src,

@@ -115,7 +115,7 @@ int mpimap_map(MPI_Comm comm, const char *strategy, mpimap_fn fn, void *arg,
     if (worst == 0) {
         struct array_source src = {items, nitems, 0};
         struct fn_call h = {fn, arg};
-        mpimap_source s = {&src, array_next, array_rewind, NULL};
+        mpimap_source s = {&src, array_next, array_rewind, NULL, NULL, NULL};
         mpimap_handler hd = {&h, fn_run};
         mpimap_sink sk = {&sink, outcome_put, NULL, NULL};
         rc = mpimap_engine_init(&e, comm, root, chunk, 0, &s, &hd, &sk);

@@ -343,6 +343,23 @@ int mpimap_reader_next(mpimap_reader *r, const void **data, size_t *len)
     return reader_next_delim(r, data, len);
 }
 
+int mpimap_reader_peek(mpimap_reader *r, const unsigned char **data, size_t *len, int *sep)
+{
+    if (!r || r->status || r->framing == MPIMAP_FRAME_BINARY || !framing_valid(r->framing))
+        return 0;
+    *data = r->buf + r->pos;
+    *len = r->end - r->pos;
+    *sep = r->sep;
+    return 1;
+}
+
+void mpimap_reader_consume(mpimap_reader *r, size_t nbytes, uint64_t nrecords)
+{
+    r->pos += nbytes;
+    r->off += nbytes;
+    r->index += nrecords;
+}
+
 int mpimap_reader_open(mpimap_reader **out, const char *path, int framing)
 {
     if (!out)

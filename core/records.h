@@ -73,6 +73,22 @@ int mpimap_reader_open(mpimap_reader **r, const char *path, int framing);
  */
 int mpimap_reader_next(mpimap_reader *r, const void **data, size_t *len);
 
+/*
+ * The records buffered after the next one, for a caller that splits them
+ * itself (the root packing a batch): with LINE or NUL framing and no
+ * error, sets *data, *len to the unread bytes in the buffer (maybe none;
+ * no read is made) and *sep to the separator, and returns 1. A record
+ * there is complete only when its separator is; the caller takes whole
+ * records and says how many with mpimap_reader_consume(), and reads an
+ * incomplete one with mpimap_reader_next(). Otherwise (BINARY framing, a
+ * failed reader) returns 0. The bytes are not NUL-terminated per record.
+ */
+int mpimap_reader_peek(mpimap_reader *r, const unsigned char **data, size_t *len, int *sep);
+
+/* Take nbytes of the peeked bytes, holding nrecords whole records (each
+ * with its separator), as mpimap_reader_next() would have. */
+void mpimap_reader_consume(mpimap_reader *r, size_t nbytes, uint64_t nrecords);
+
 /* The message of the last failure, such as
  *   "input.bin: item 3 at byte 57: record claims 1000 bytes but only 12 remain"
  * or NULL when nothing failed. Valid until the next call on r. */

@@ -324,6 +324,114 @@ START_TEST(line_many_items)
 }
 END_TEST
 
+/* Take up to k whole records from the peeked bytes, checking each against
+ * items[*i], then consume them. Returns how many were taken. */
+static size_t take_peeked(mpimap_reader *r, size_t k, unsigned char *const *items,
+                          const size_t *sizes, size_t n, size_t *i)
+{
+    const unsigned char *p;
+    size_t avail;
+    int sep = -1;
+    ck_assert_int_eq(mpimap_reader_peek(r, &p, &avail, &sep), 1);
+    size_t used = 0, got = 0;
+    while (got < k) {
+        const unsigned char *q = avail > used ? memchr(p + used, sep, avail - used) : NULL;
+        if (!q)
+            break;
+        size_t len = (size_t)(q - (p + used));
+        ck_assert_uint_lt(*i, n);
+        ck_assert_uint_eq(len, sizes[*i]);
+        ck_assert_msg(len == 0 || memcmp(p + used, items[*i], len) == 0,
+                      "peeked item %zu differs", *i);
+        used += len + 1;
+        got++;
+        (*i)++;
+    }
+    uint64_t before = mpimap_reader_index(r);
+    mpimap_reader_consume(r, used, got);
+    ck_assert_uint_eq(mpimap_reader_index(r), before + got);
+    return got;
+}
+
+/* Peeked and consumed records mixed with mpimap_reader_next() read the
+ * same items as next() alone: across buffer refills, records larger than
+ * the buffer, empty records and an unterminated last one. */
+static void check_peek(int framing)
+{
+    char sep = framing == MPIMAP_FRAME_NUL ? '\0' : '\n';
+    size_t n = 200000;
+    unsigned char **items = calloc(n, sizeof *items);
+    size_t *sizes = calloc(n, sizeof *sizes);
+    ck_assert(items && sizes);
+    struct bytes in = {0};
+    for (size_t i = 0; i < n; i++) {
+        sizes[i] = i == 1000 ? 3 * MiB : i == 70000 ? MiB + 5 : i % 13 == 0 ? 0 : i % 50;
+        items[i] = pattern(sizes[i], 0, (unsigned)i);
+        for (size_t b = 0; b < sizes[i]; b++)
+            if (items[i][b] == (unsigned char)sep)
+                items[i][b] = 'x';
+        bytes_add(&in, items[i], sizes[i]);
+        if (i + 1 < n)
+            bytes_add(&in, &sep, 1);
+    }
+    char *path = write_file("peek", in.p, in.len);
+    mpimap_reader *r = open_ok(path, framing);
+    size_t i = 0, round = 0;
+    while (i < n) {
+        /* 0 to 40 records from the buffer, then one through next() */
+        take_peeked(r, round++ % 41, items, sizes, n, &i);
+        if (i < n)
+            expect_item(r, items[i], sizes[i], 1);
+        i += i < n;
+    }
+    expect_end(r, n);
+    const unsigned char *p;
+    size_t avail;
+    int s;
+    ck_assert_int_eq(mpimap_reader_peek(r, &p, &avail, &s), 1);
+    ck_assert_uint_eq(avail, 0);
+    mpimap_reader_close(r);
+    for (size_t k = 0; k < n; k++)
+        free(items[k]);
+    free(items);
+    free(sizes);
+    free(in.p);
+    free(path);
+}
+
+START_TEST(line_peek)
+{
+    check_peek(MPIMAP_FRAME_LINE);
+}
+END_TEST
+
+START_TEST(nul_peek)
+{
+    check_peek(MPIMAP_FRAME_NUL);
+}
+END_TEST
+
+/* Nothing to peek in BINARY framing, nor in a failed reader. */
+START_TEST(peek_refused)
+{
+    static const unsigned char rec[] = {3, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 'c'};
+    char *p = write_file("bin", rec, sizeof rec);
+    mpimap_reader *r = open_ok(p, MPIMAP_FRAME_BINARY);
+    const unsigned char *d;
+    size_t avail;
+    int sep;
+    ck_assert_int_eq(mpimap_reader_peek(r, &d, &avail, &sep), 0);
+    expect_item(r, "abc", 3, 0);
+    mpimap_reader_close(r);
+    free(p);
+    r = NULL;
+    ck_assert_int_lt(mpimap_reader_open(&r, "/nonexistent/peek", MPIMAP_FRAME_LINE), 0);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(mpimap_reader_peek(r, &d, &avail, &sep), 0);
+    mpimap_reader_close(r);
+}
+END_TEST
+
 /* ---- Reader: BINARY ----------------------------------------------------- */
 
 START_TEST(binary_basic)
@@ -949,6 +1057,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, line_16mib_item);
     tcase_add_test(tc, nul_16mib_item);
     tcase_add_test(tc, line_many_items);
+    tcase_add_test(tc, line_peek);
+    tcase_add_test(tc, nul_peek);
+    tcase_add_test(tc, peek_refused);
     tcase_add_test(tc, binary_basic);
     tcase_add_test(tc, binary_16mib_item);
     tcase_add_test(tc, binary_truncated_body);
