@@ -357,9 +357,11 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
 
 /* ---- results (root) ----------------------------------------------------- */
 
-/* Call fn for each result of the set p (well formed: checked as it goes). */
+/* Call fn (then fn2, unless NULL) for each result of the set p (well
+ * formed: checked as it goes). */
 static int each_result(const mpimap_engine *e, const unsigned char *p, size_t len,
-                       int (*fn)(void *self, const mpimap_done *d), void *self,
+                       int (*fn)(void *self, const mpimap_done *d),
+                       int (*fn2)(void *self, const mpimap_done *d), void *self,
                        uint64_t *failed)
 {
     uint64_t first = get_u64(p), count = get_u64(p + 8);
@@ -380,17 +382,25 @@ static int each_result(const mpimap_engine *e, const unsigned char *p, size_t le
         if (failed && d.status != MPIMAP_ITEM_OK)
             (*failed)++;
         int rc = fn(self, &d);
+        if (rc == 0 && fn2)
+            rc = fn2(self, &d);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-static int deliver(mpimap_engine *e, const unsigned char *p, size_t len)
+/* Put the set p to the sink, in order; arriving (arrive(), then arrived()
+ * after the set) when it comes straight from a rank: one pass, not two. */
+static int deliver(mpimap_engine *e, const unsigned char *p, size_t len, int arriving)
 {
     uint64_t first = get_u64(p), count = get_u64(p + 8);
     uint64_t failed = 0;
-    int rc = each_result(e, p, len, e->sink.put, e->sink.self, &failed);
+    int rc = arriving ? each_result(e, p, len, e->sink.arrive, e->sink.put, e->sink.self,
+                                    &failed)
+                      : each_result(e, p, len, e->sink.put, NULL, e->sink.self, &failed);
+    if (rc == 0 && arriving && e->sink.arrived)
+        rc = e->sink.arrived(e->sink.self);
     e->failed += failed;
     if (rc < 0)
         return rc;
@@ -407,27 +417,28 @@ int mpimap_engine_emit(mpimap_engine *e, const void *results, size_t len)
         return MPIMAP_EINVAL;
     if (count == 0)
         return 0;
-    if (e->sink.arrive) {
-        int rc = each_result(e, results, len, e->sink.arrive, e->sink.self, NULL);
-        if (rc == 0 && e->sink.arrived)
-            rc = e->sink.arrived(e->sink.self);
-        if (rc < 0)
-            return rc;
-    }
+    int arriving = e->sink.arrive != NULL;
     if (e->unordered)
-        return deliver(e, results, len);
+        return deliver(e, results, len, arriving);
     if (first < e->next_emit)
         return MPIMAP_EINVAL; /* a strategy emitted an item twice */
     if (first == e->next_emit) {
-        int rc = deliver(e, results, len);
+        int rc = deliver(e, results, len, arriving);
         while (rc == 0 && e->npending && e->pending[0].first == e->next_emit) {
             struct pending_set ps = e->pending[0];
             memmove(e->pending, e->pending + 1, (e->npending - 1) * sizeof *e->pending);
             e->npending--;
-            rc = deliver(e, ps.data, ps.len);
+            rc = deliver(e, ps.data, ps.len, 0);
             free(ps.data);
         }
         return rc;
+    }
+    if (arriving) {
+        int rc = each_result(e, results, len, e->sink.arrive, NULL, e->sink.self, NULL);
+        if (rc == 0 && e->sink.arrived)
+            rc = e->sink.arrived(e->sink.self);
+        if (rc < 0)
+            return rc;
     }
     /* Out of order: keep a copy until the sets before it have come. */
     if (e->npending == e->cappending) {

@@ -67,8 +67,9 @@ typedef struct mpimap_done {
 /* Where the root's results go, in input order (or as they come with
  * unordered). put() returns 0 or a negative code that stops the map.
  * arrive() (optional) sees each result as soon as it reaches the root,
- * before the ordering (the journal keeps it there), and arrived()
- * (optional) is called once after each result set's arrivals. */
+ * before the ordering (the journal keeps it there), always before its
+ * put(), and arrived() (optional) is called once after each result set's
+ * arrivals (after the set's put()s when the set came in order). */
 typedef struct mpimap_sink {
     void *self;
     int (*put)(void *self, const mpimap_done *d);
