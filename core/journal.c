@@ -425,13 +425,17 @@ static inline uint64_t zigzag(int64_t x)
     return (u << 1) ^ (0 - (u >> 63));
 }
 
-/* d rounded to the nearest integer, halves away from 0 (llround without
- * libm), for |d| < 2^63: the truncation and the fraction are exact. */
+/* d rounded to the nearest integer (halves to even), for |d| < 2^63:
+ * below 2^51 adding and taking away 1.5 x 2^52 leaves no fraction (the
+ * add rounds), above it d is within 0.5 of its truncation. A shorter
+ * dependency chain than truncating, converting back and comparing the
+ * fraction, done twice an entry. Needs IEEE double arithmetic (no
+ * -ffast-math). */
 static inline int64_t round_ns(double d)
 {
-    int64_t t = (int64_t)d;
-    double f = d - (double)t;
-    return t + (f >= 0.5) - (f <= -0.5);
+    if (d < 0x1p51 && d > -0x1p51)
+        d = (d + 0x1.8p52) - 0x1.8p52;
+    return (int64_t)d;
 }
 
 /* A start as whole ns from base: a start that is not finite is base;
