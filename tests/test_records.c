@@ -359,13 +359,13 @@ static size_t take_peeked(mpimap_reader *r, size_t k, unsigned char *const *item
 static void check_peek(int framing)
 {
     char sep = framing == MPIMAP_FRAME_NUL ? '\0' : '\n';
-    size_t n = 200000;
+    size_t n = 60000; /* 1.4 MB of short items: more than one buffer */
     unsigned char **items = calloc(n, sizeof *items);
     size_t *sizes = calloc(n, sizeof *sizes);
     ck_assert(items && sizes);
     struct bytes in = {0};
     for (size_t i = 0; i < n; i++) {
-        sizes[i] = i == 1000 ? 3 * MiB : i == 70000 ? MiB + 5 : i % 13 == 0 ? 0 : i % 50;
+        sizes[i] = i == 1000 ? 3 * MiB : i == 40000 ? MiB + 5 : i % 13 == 0 ? 0 : i % 50;
         items[i] = pattern(sizes[i], 0, (unsigned)i);
         for (size_t b = 0; b < sizes[i]; b++)
             if (items[i][b] == (unsigned char)sep)
