@@ -74,14 +74,15 @@ int mpimap_reader_open(mpimap_reader **r, const char *path, int framing);
 int mpimap_reader_next(mpimap_reader *r, const void **data, size_t *len);
 
 /*
- * The records buffered after the next one, for a caller that splits them
- * itself (the root packing a batch): with LINE or NUL framing and no
- * error, sets *data, *len to the unread bytes in the buffer (maybe none;
- * no read is made) and *sep to the separator, and returns 1. A record
- * there is complete only when its separator is; the caller takes whole
- * records and says how many with mpimap_reader_consume(), and reads an
- * incomplete one with mpimap_reader_next(). Otherwise (BINARY framing, a
- * failed reader) returns 0. The bytes are not NUL-terminated per record.
+ * The unread records already in the buffer, the next one first, for a
+ * caller that splits them itself (the root packing a batch): with LINE or
+ * NUL framing and no error, sets *data, *len to the unread bytes in the
+ * buffer (maybe none; no read is made) and *sep to the separator, and
+ * returns 1. A record there is complete only when its separator is; the
+ * caller takes whole records and says how many with
+ * mpimap_reader_consume(), and reads an incomplete one with
+ * mpimap_reader_next(). Otherwise (BINARY framing, a failed reader)
+ * returns 0. The bytes are not NUL-terminated per record.
  */
 int mpimap_reader_peek(mpimap_reader *r, const unsigned char **data, size_t *len, int *sep);
 
