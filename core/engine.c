@@ -106,13 +106,33 @@ static int source_next(mpimap_engine *e, const void **data, size_t *len)
     return rc;
 }
 
+/* Append an item to batch at *off: its length (u64), its bytes, a NUL. */
+static inline int put_item(mpimap_buf *batch, size_t *off, const void *data, size_t len)
+{
+    size_t o = *off;
+    if (len > SIZE_MAX - o - 9)
+        return MPIMAP_ENOMEM;
+    if (o + 9 + len > batch->cap) {
+        int rc = mpimap_buf_reserve(batch, o + 9 + len);
+        if (rc < 0)
+            return rc;
+    }
+    unsigned char *d = batch->data + o;
+    put_u64(d, len);
+    if (len)
+        memcpy(d + 8, data, len);
+    d[8 + len] = '\0';
+    *off = o + 9 + len;
+    return 0;
+}
+
 /* The fast path of mpimap_engine_read(): pack up to max items whose
- * separators the source has buffered into batch at *off, while *bytes (in
- * the batch so far) stays under max_bytes, without a call per item (on
- * trivial items the root's reading was a fifth of its time). Returns the
- * count: 0 when the next item is not whole in the buffer. */
-static long pack_buffered(mpimap_engine *e, uint64_t max, size_t max_bytes, size_t *bytes,
-                          mpimap_buf *batch, size_t *off)
+ * separators the source has buffered into batch at *off, while the batch's
+ * items stay under max_bytes, without a call per item (on trivial items
+ * the root's reading was a fifth of its time). Returns the count: 0 when
+ * the next item is not whole in the buffer. */
+static long pack_buffered(mpimap_engine *e, uint64_t max, size_t max_bytes, mpimap_buf *batch,
+                          size_t *off)
 {
     const unsigned char *p;
     size_t avail;
@@ -120,33 +140,17 @@ static long pack_buffered(mpimap_engine *e, uint64_t max, size_t max_bytes, size
     if (!e->src.peek(e->src.self, &p, &avail, &sep))
         return 0;
     const unsigned char *s = p, *end = p + avail;
-    size_t o = *off, b = *bytes;
     uint64_t n = 0;
-    while (n < max && (n == 0 || b < max_bytes)) {
+    int rc = 0;
+    while (n < max && (n == 0 || *off - MPIMAP_BATCH_HEADER < max_bytes)) {
         const unsigned char *q = memchr(s, sep, (size_t)(end - s));
-        if (!q)
+        if (!q || (rc = put_item(batch, off, s, (size_t)(q - s))) < 0)
             break;
-        size_t len = (size_t)(q - s);
-        if (o + 9 + len > batch->cap) {
-            int rc = mpimap_buf_reserve(batch, o + 9 + len);
-            if (rc < 0) {
-                e->src.consume(e->src.self, (size_t)(s - p), n);
-                return rc;
-            }
-        }
-        unsigned char *d = batch->data + o;
-        put_u64(d, len);
-        memcpy(d + 8, s, len);
-        d[8 + len] = '\0';
-        o += 9 + len;
-        b += 9 + len;
         s = q + 1;
         n++;
     }
     e->src.consume(e->src.self, (size_t)(s - p), n);
-    *off = o;
-    *bytes = b;
-    return (long)n;
+    return rc < 0 ? rc : (long)n;
 }
 
 long mpimap_engine_read(mpimap_engine *e, size_t max_items, size_t max_bytes,
@@ -162,12 +166,12 @@ long mpimap_engine_read(mpimap_engine *e, size_t max_items, size_t max_bytes,
         return rc;
     size_t off = MPIMAP_BATCH_HEADER;
     uint64_t count = 0;
-    size_t bytes = 0;
-    while (!e->input_done && count < max_items && (count == 0 || bytes < max_bytes)) {
+    while (!e->input_done && count < max_items &&
+           (count == 0 || off - MPIMAP_BATCH_HEADER < max_bytes)) {
         const void *data;
         size_t len;
         if (e->src.peek) {
-            long got = pack_buffered(e, max_items - count, max_bytes, &bytes, batch, &off);
+            long got = pack_buffered(e, max_items - count, max_bytes, batch, &off);
             if (got < 0)
                 return got;
             count += (uint64_t)got;
@@ -181,17 +185,8 @@ long mpimap_engine_read(mpimap_engine *e, size_t max_items, size_t max_bytes,
             e->input_done = 1;
             break;
         }
-        if (len > SIZE_MAX - off - 9)
-            return MPIMAP_ENOMEM;
-        rc = mpimap_buf_reserve(batch, off + 8 + len + 1);
-        if (rc < 0)
+        if ((rc = put_item(batch, &off, data, len)) < 0)
             return rc;
-        put_u64(batch->data + off, len);
-        if (len)
-            memcpy(batch->data + off + 8, data, len);
-        batch->data[off + 8 + len] = '\0';
-        off += 8 + len + 1;
-        bytes += 8 + len + 1;
         count++;
     }
     put_u64(batch->data, e->next_read);
