@@ -70,6 +70,7 @@ struct job {
     uint64_t nitems;           /* items in the input (after the first pass) */
     int assemble;              /* results come from the journals at the end */
     uint64_t prior;            /* items with an outcome before this run */
+    uint64_t reopened;         /* of the outcomes since, those retried (progress) */
     uint64_t done, failed, total;
     struct failure failures[MAX_LISTED_FAILURES];
     size_t nfailures;
@@ -294,7 +295,8 @@ static void write_progress(struct job *j, double now)
     pthread_mutex_lock(&j->progress_lock);
     j->seen_failed = j->failed;
     j->seen_median = median_duration(j);
-    put_progress(j, j->prior + (j->journal ? mpimap_journal_durable(j->journal) : j->done),
+    put_progress(j, j->prior + (j->journal ? mpimap_journal_durable(j->journal) : j->done) -
+                        j->reopened,
                  now);
     pthread_mutex_unlock(&j->progress_lock);
 }
@@ -304,7 +306,19 @@ static void durable_progress(void *arg, uint64_t durable)
 {
     struct job *j = arg;
     pthread_mutex_lock(&j->progress_lock);
-    put_progress(j, j->prior + durable, mpimap_now());
+    put_progress(j, j->prior + durable - j->reopened, mpimap_now());
+    pthread_mutex_unlock(&j->progress_lock);
+}
+
+/* A retry round runs n failed items again: until they end anew, they are
+ * neither done nor failed (each of their attempts is durable in the journal,
+ * and counting them all took the progress past the total). */
+static void reopen(struct job *j, uint64_t n)
+{
+    pthread_mutex_lock(&j->progress_lock);
+    j->reopened += n;
+    j->failed -= n < j->failed ? n : j->failed;
+    j->seen_failed = j->failed;
     pthread_mutex_unlock(&j->progress_lock);
 }
 
@@ -505,8 +519,9 @@ static int assemble_results(struct job *j)
         free(error);
         return rc;
     }
-    j->done = j->nitems;
+    j->done = j->nitems; /* every item, those of earlier runs too */
     j->failed = failed;
+    j->prior = j->reopened = 0;
     return 0;
 }
 
@@ -715,6 +730,8 @@ static int run_passes(struct job *j, MPI_Comm comm, const struct mpimap_plugin *
             j->rk = 0;
             if (j->mode != PASS_ALL && (rc = build_runs(j)) < 0)
                 j->runs.n = 0;
+            if (rc == 0 && j->mode == PASS_RETRY)
+                reopen(j, j->npass);
             if (rc == 0 && pass > 0 && (rc = mpimap_reader_rewind(j->in)) < 0)
                 fprintf(stderr, "mpimap: retries need a seekable input: %s\n",
                         mpimap_reader_error(j->in));

@@ -161,6 +161,35 @@ has "$T/err" "item 7 (rank " "--retries: the summary"
 has "$T/err" "1 of 20 items failed" "--retries: the summary"
 ok "--retries 2: four items succeed on their second attempt, one fails all 3; the joblog has every attempt"
 
+# The progress file (what the progress line shows) while the retries run:
+# never more items done than there are (each attempt used to count: 26 of
+# 20 here), nor more failed than done. The retried attempts sleep, so that
+# the progress is read during the retry rounds.
+rm -rf "$T/flaky" && mkdir "$T/flaky"
+script='if [ $(($1 % 5)) = 0 ] && [ ! -e "$2/$1" ]; then : >"$2/$1"; exit 3; fi
+[ "$1" != 7 ] || { [ ! -e "$2/7" ] || sleep 0.4; : >"$2/7"; exit 9; }
+[ ! -e "$2/$1" ] || sleep 0.4
+echo "ok$1"'
+timeout 60 "$MPIMAP" run --workdir "$WD" -n 2 --retries 2 -i "$T/twenty" -o "$T/out" \
+    -- sh -c "$script" sh {} "$T/flaky" 2>"$T/err" &
+bg=$!
+: >"$T/seen"
+while kill -0 $bg 2>/dev/null; do
+    if [ -e "$T/flaky/7" ]; then # a retry round may have started
+        cat "$WD"/mpimap-*/progress >>"$T/seen" 2>/dev/null || :
+    fi
+    sleep 0.02
+done
+rc=0 && wait $bg || rc=$?
+[ $rc = 1 ] || { cat "$T/err" >&2; fail "--retries progress: exit status $rc, not 1 (item 7 failed)"; }
+same "$T/r20" "$T/out" "--retries progress"
+# The retry rounds take about 1.6 s: dozens of reads.
+[ "$(wc -l <"$T/seen")" -ge 10 ] || fail "--retries progress: the progress file was read $(wc -l <"$T/seen") times"
+# "done failed total elapsed median" (total 0: not counted without a progress line)
+awk 'NF == 5 && ($1 > 20 || $2 > $1) && bad++ < 3 {print "--retries progress: [" $0 "]: more than 20 done, or more failed than done"}
+     END {exit bad > 0}' "$T/seen" >&2 || fail "--retries progress: see above"
+ok "--retries 2: the progress never counts an item twice (done <= total while the retries run)"
+
 # ---- --resume --retry-failed -----------------------------------------------------------
 # Items 0, 10, 20 and 30 fail their first attempt; Ctrl-C stops the map
 # after them; --resume --retry-failed runs them again (a plain --resume
