@@ -28,9 +28,10 @@
 # SUITE_PARTS ["a b c d"] the parts to run, SUITE_CHUNKS ["1000 16384"] the
 # fixed chunks of the `pool --chunk K` rows in (a) (the reference of the
 # trivial-item targets), SUITE_MEDIAN [1] runs of every mpimap cell of (a)
-# and (b), the median shown, SUITE_BASELINE [unset] a directory of other
-# strategy plugins (say a build of the previous commit): its strategies run
-# beside these in (a) and (b) as base:NAME, in the same run, SUITE_TOOLS [1]
+# and (b), the median shown (in (a), rounds of one map per row),
+# SUITE_BASELINE [unset] a directory of other strategy plugins (say a build
+# of the previous commit): its strategies run beside these in (a) and (b) as
+# base:NAME, in the same run, SUITE_TOOLS [1]
 # 0: leave out mpi4py.futures and GNU parallel even when installed. The Open MPI
 # settings of tests/meson.build's test_env are applied when unset.
 set -u
@@ -242,18 +243,10 @@ echo "machine: $(uname -m), ${cpu:-unknown CPU}, $(nproc) CPUs online;" \
 for n in "${notes[@]}"; do echo "note: $n"; done
 
 # ---- (a) trivial items ------------------------------------------------------------------
-# triv ENGINE [ARGS]: SUITE_MEDIAN maps of the trivial items, the one of
-# median makespan: sets TR to "WALL MAKESPAN DISPATCH_PER_ITEM" or FAIL.
-triv() {
-    local e=$1 r runs=""
-    shift
-    TR=FAIL
-    for ((r = 0; r < median_runs; r++)); do
-        mm 2 "$e" "$tmp/trivial" --function "$work:noop" "$@" || return 0
-        runs+="$WALL $(jnum "$tmp/r.json" makespan) $(jnum "$tmp/r.json" dispatch_per_item)"$'\n'
-    done
-    TR=$(printf '%s' "$runs" | sort -k2,2g | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}')
-}
+# Every row's maps, SUITE_MEDIAN rounds of one map per row in turn (so that a
+# slow spell of the machine falls on every row alike, not on one), then per
+# row the map of median makespan: TR is "WALL MAKESPAN DISPATCH_PER_ITEM" or
+# FAIL.
 triv_row() {
     local l=$1 w m d
     read -r w m d <<<"$TR"
@@ -271,23 +264,38 @@ echo
 echo "(a) trivial items: $trivial no-op function items on 2 ranks, end to end"
 printf '%-16s %10s %9s %11s %10s %12s %14s\n' engine items wall_s items/s us/item \
     map_ns/item dispatch_ns/it
+rows=()
+for c in $chunks; do rows+=("pool --chunk $c"); done
+rows+=("${mm_engines[@]}")
+declare -A truns
+for ((r = 0; r < median_runs; r++)); do
+    for l in "${rows[@]}"; do
+        [ "${truns[$l]:-}" = FAIL ] && continue
+        read -r -a words <<<"$l"
+        if mm 2 "${words[0]}" "$tmp/trivial" --function "$work:noop" "${words[@]:1}"; then
+            truns[$l]+="$WALL $(jnum "$tmp/r.json" makespan) $(jnum "$tmp/r.json" dispatch_per_item)"$'\n'
+        else
+            truns[$l]=FAIL
+        fi
+    done
+done
 declare -A twall
 best_fixed="" best_fixed_wall=""
-for c in $chunks; do
-    triv pool --chunk "$c"
-    triv_row "pool --chunk $c"
+for l in "${rows[@]}"; do
+    TR=FAIL
+    [ "${truns[$l]:-FAIL}" = FAIL ] ||
+        TR=$(printf '%s' "${truns[$l]}" | sort -k2,2g | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}')
+    triv_row "$l"
     read -r w m _ <<<"$TR"
-    [ "$w" = FAIL ] && continue
-    if [ -z "$best_fixed_wall" ] || awk -v a="$m" -v b="$best_fixed_wall" 'BEGIN {exit !(a < b)}'; then
-        best_fixed=$c best_fixed_wall=$m
-    fi
-done
-for s in "${mm_engines[@]}"; do
-    triv "$s"
-    triv_row "$s"
-    read -r w m _ <<<"$TR"
-    twall[$s]=$m
-    [ "$w" = FAIL ] && twall[$s]=FAIL
+    twall[$l]=$m
+    [ "$w" = FAIL ] && twall[$l]=FAIL && continue
+    case $l in
+    "pool --chunk "*)
+        if [ -z "$best_fixed_wall" ] || awk -v a="$m" -v b="$best_fixed_wall" 'BEGIN {exit !(a < b)}'; then
+            best_fixed=${l#pool --chunk } best_fixed_wall=$m
+        fi
+        ;;
+    esac
 done
 if [ -n "$best_fixed_wall" ]; then
     echo "targets against the best fixed chunk (pool --chunk $best_fixed), map time (makespan):"
