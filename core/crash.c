@@ -66,9 +66,11 @@ int mpimap_crash_stopping(void) { return __atomic_load_n(&stopping, __ATOMIC_SEQ
 
 /* How long a rank that runs commands stays alive after it is stopped.
  * mpirun SIGKILLs the ranks left once one has died, before they have
- * handled its SIGTERM, and the command of a SIGKILLed rank runs on: with
- * no delay, a command outlived 12 of 25 cancels of a 2-rank map on a
- * loaded machine (30 ms: 2 of 25; 200 ms: none of 15). */
+ * handled its SIGTERM, and what a SIGKILLed rank's command started runs
+ * on (the command itself dies with the rank: PR_SET_PDEATHSIG in
+ * handler_cmd.c; before that, with no delay, a command outlived 12 of 25
+ * cancels of a 2-rank map on a loaded machine; 30 ms: 2 of 25; 200 ms:
+ * none of 15). */
 #define STOP_DELAY_MS 200
 
 static void kill_child(void)

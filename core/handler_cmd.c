@@ -5,23 +5,23 @@
  * reason. See handler_cmd.h for the template rules.
  *
  * Per item the work is: split the item (only when fields are used), build
- * the substituted arguments into a reusable scratch buffer, posix_spawnp
- * (clone+vfork in glibc) with pre-built spawn attributes and cached file
- * actions, drain both pipes with poll(), reap. No allocation happens per
- * item once the scratch buffers have grown to size.
+ * the substituted arguments into a reusable scratch buffer, vfork and exec
+ * (spawn() below), drain both pipes with poll(), reap. No allocation
+ * happens per item once the scratch buffers have grown to size.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -82,11 +82,6 @@ struct mpimap_cmd {
     size_t nfixed;      /* slots always present (template or sh -c ...) */
 
     int devnull;        /* /dev/null, O_CLOEXEC, >= 3 */
-    posix_spawnattr_t attr;
-    int attr_valid;
-    posix_spawn_file_actions_t fa;
-    int fa_valid;
-    int fa_out, fa_err; /* the write ends fa was built for */
 
     mpimap_buf scratch; /* substituted argument bytes */
     cmd_span *fields;   /* the current item's fields */
@@ -249,30 +244,6 @@ static int parse_arg(mpimap_cmd *c, cmd_arg *a, size_t *segcap)
     return 0;
 }
 
-static int build_attr(mpimap_cmd *c)
-{
-    sigset_t none, def;
-    sigemptyset(&none);
-    sigemptyset(&def);
-    static const int defsigs[] = {SIGPIPE, SIGINT,  SIGQUIT, SIGTERM,
-                                  SIGHUP,  SIGCHLD, SIGXFSZ, SIGALRM,
-                                  SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof defsigs / sizeof defsigs[0]; i++)
-        sigaddset(&def, defsigs[i]);
-    if (posix_spawnattr_init(&c->attr))
-        return MPIMAP_ENOMEM;
-    if (posix_spawnattr_setflags(&c->attr,
-                                 POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                     POSIX_SPAWN_SETSIGDEF) ||
-        posix_spawnattr_setpgroup(&c->attr, 0) ||
-        posix_spawnattr_setsigmask(&c->attr, &none) ||
-        posix_spawnattr_setsigdefault(&c->attr, &def)) {
-        posix_spawnattr_destroy(&c->attr);
-        return MPIMAP_ENOMEM;
-    }
-    return 0;
-}
-
 /* ---- new / free ---------------------------------------------------------- */
 
 void mpimap_cmd_free(mpimap_cmd *c)
@@ -289,10 +260,6 @@ void mpimap_cmd_free(mpimap_cmd *c)
     free(c->fields);
     mpimap_buf_free(&c->scratch);
     mpimap_buf_free(&c->err);
-    if (c->fa_valid)
-        posix_spawn_file_actions_destroy(&c->fa);
-    if (c->attr_valid)
-        posix_spawnattr_destroy(&c->attr);
     if (c->devnull >= 0)
         close(c->devnull);
     free(c);
@@ -379,9 +346,6 @@ int mpimap_cmd_new(mpimap_cmd **out, const char *const *argv, int shell,
             rc = MPIMAP_EIO;
         goto fail;
     }
-    if (build_attr(c))
-        goto fail;
-    c->attr_valid = 1;
     *out = c;
     return 0;
 
@@ -548,30 +512,6 @@ static void reset_argv(mpimap_cmd *c)
         return;
     for (size_t i = 0; i < c->nargs; i++)
         c->argv[i] = c->args[i].s;
-}
-
-/* Ensure c->fa dup2s /dev/null, out_w, err_w onto 0, 1, 2. Pipe numbers
- * repeat from item to item, so the actions are normally reused as is. */
-static int file_actions(mpimap_cmd *c, int out_w, int err_w)
-{
-    if (c->fa_valid && c->fa_out == out_w && c->fa_err == err_w)
-        return 0;
-    if (c->fa_valid) {
-        posix_spawn_file_actions_destroy(&c->fa);
-        c->fa_valid = 0;
-    }
-    if (posix_spawn_file_actions_init(&c->fa))
-        return MPIMAP_ENOMEM;
-    if (posix_spawn_file_actions_adddup2(&c->fa, c->devnull, 0) ||
-        posix_spawn_file_actions_adddup2(&c->fa, out_w, 1) ||
-        posix_spawn_file_actions_adddup2(&c->fa, err_w, 2)) {
-        posix_spawn_file_actions_destroy(&c->fa);
-        return MPIMAP_ENOMEM;
-    }
-    c->fa_valid = 1;
-    c->fa_out = out_w;
-    c->fa_err = err_w;
-    return 0;
 }
 
 /* Read what is available on the stderr pipe, keeping only a tail. */
@@ -835,6 +775,73 @@ static int drain_until(mpimap_cmd *c, pid_t pid, struct pollfd pf[3],
     }
 }
 
+/* Signals a command starts with the default action for, whatever the rank
+ * does with them (ignores SIGPIPE, say); every caught one is reset too. */
+static const int default_signals[] = {SIGPIPE, SIGINT,  SIGQUIT, SIGTERM, SIGHUP,
+                                      SIGCHLD, SIGXFSZ, SIGALRM, SIGUSR1, SIGUSR2};
+
+/* Start the command: stdin /dev/null, stdout out_w, stderr err_w, a process
+ * group of its own (killed as one: a timeout, a stopping rank), no signal
+ * blocked. 0 and *pid, or the errno of what failed (the exec, most often).
+ *
+ * vfork and exec, not posix_spawn: the child asks to be killed when this
+ * thread ends (PR_SET_PDEATHSIG), which posix_spawn cannot. A rank killed
+ * with SIGKILL (the OOM killer, mpirun after another rank died) cannot kill
+ * its command's group; its command ran on, an orphan, unless it wrote to
+ * its closed pipe. Now the command dies with the rank, though not what the
+ * command started itself (the group's other processes: crash.c's delay
+ * is for them). The thread is the one running the handler, which outlives
+ * every command it starts (it reaps it).
+ *
+ * Until it execs, the child shares this process's memory and runs on this
+ * thread's stack: system calls only (libmpimap is linked -z now, so no
+ * symbol is bound lazily in it), every signal blocked until the handlers
+ * are reset (a handler of the rank's must not run in it), and its errno
+ * handed back through a volatile. Under valgrind vfork is a fork: the errno
+ * does not come back, the child exits 127, and exec_errno() finds out. */
+static int spawn(const mpimap_cmd *c, const char *prog, int out_w, int err_w, pid_t *pid)
+{
+    sigset_t all, old, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    struct sigaction dfl, sa;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    pid_t parent = getpid();
+    volatile int child_errno = 0;
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pid_t p = vfork();
+    if (p == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127); /* the rank is gone already */
+        for (int sig = 1; sig < NSIG; sig++) {
+            int reset = 0;
+            for (size_t i = 0; i < sizeof default_signals / sizeof default_signals[0]; i++)
+                reset |= sig == default_signals[i];
+            if (reset || (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+                          sa.sa_handler != SIG_IGN))
+                sigaction(sig, &dfl, NULL);
+        }
+        if (setpgid(0, 0) == 0 && dup2(c->devnull, 0) == 0 && dup2(out_w, 1) == 1 &&
+            dup2(err_w, 2) == 2 && sigprocmask(SIG_SETMASK, &none, NULL) == 0) {
+            if (c->shell)
+                execve(SHELL_PATH, c->argv, environ);
+            else
+                execvp(prog, c->argv);
+        }
+        child_errno = errno ? errno : ENOEXEC;
+        _exit(127);
+    }
+    int e = p < 0 ? errno : child_errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (p > 0 && e) {
+        int status;
+        reap(p, &status);
+    }
+    *pid = p;
+    return e;
+}
+
 int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
                    mpimap_buf *out, char **reason)
 {
@@ -860,12 +867,6 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
         reset_argv(c);
         return rc;
     }
-    if ((rc = file_actions(c, po[1], pe[1]))) {
-        close_fd(&po[0]), close_fd(&po[1]), close_fd(&pe[0]), close_fd(&pe[1]);
-        reset_argv(c);
-        return rc;
-    }
-
     pid_t pid;
     if (mpimap_crash_spawning()) { /* the rank is dying: start nothing more */
         mpimap_crash_child(0);
@@ -876,10 +877,7 @@ int mpimap_cmd_run(mpimap_cmd *c, const void *item, size_t len,
         reset_argv(c);
         return fail(reason, "not started: the rank is stopping");
     }
-    int e = c->shell ? posix_spawn(&pid, SHELL_PATH, &c->fa, &c->attr,
-                                   c->argv, environ)
-                     : posix_spawnp(&pid, prog, &c->fa, &c->attr, c->argv,
-                                    environ);
+    int e = spawn(c, prog, po[1], pe[1], &pid);
     close_fd(&po[1]);
     close_fd(&pe[1]);
     if (e) {

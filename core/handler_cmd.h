@@ -15,8 +15,9 @@
  * ("--in={}") and one argument may hold several. When no argument holds a
  * placeholder the item is appended as a last argument. Without a colsep an
  * item is a single field: {1} is the item and {2}+ are rejected by
- * mpimap_cmd_new(). The command is run with posix_spawnp (PATH search, no
- * shell).
+ * mpimap_cmd_new(). The command is run with execvp (PATH search, no
+ * shell; a file without a "#!" line runs as a /bin/sh script), in a
+ * process group of its own, and is killed when its rank dies.
  *
  * Shell mode (shell != 0): argv[0] is a script and must be the only
  * element; it runs as `/bin/sh -c SCRIPT mpimap ARGS...` where ARGS is the

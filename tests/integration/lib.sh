@@ -96,6 +96,22 @@ empty() {
     [ -f "$1" ] && [ ! -s "$1" ] || fail "$2: '$1' is not empty ($(wc -c <"$1") bytes)"
 }
 
+# worker_pids: the ranks of the job running in $WD (procps may be missing:
+# /proc), each $MPIMAP_WORKER or, in the valgrind test setup, valgrind
+# running the real mpimap-worker (not mpirun, whose arguments name them).
+worker_pids() {
+    local p c
+    for p in /proc/[0-9]*; do
+        c=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
+        case "$c" in
+        "$MPIMAP_WORKER $WD/"*) echo "${p#/proc/}" ;;
+        */valgrind*" "*"/mpimap-worker $WD/"*)
+            case "${c%% *}" in */valgrind*) echo "${p#/proc/}" ;; esac
+            ;;
+        esac
+    done
+}
+
 # clean_wd: remove a kept job directory (after an expected failure).
 clean_wd() {
     rm -rf "${WD:?}"/mpimap-*

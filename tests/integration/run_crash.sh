@@ -140,6 +140,35 @@ for launcher in mpirun serial; do
     ok "$launcher: SIGTERM to mpimap run: exit 4 in ${took}s, no command left running"
 done
 
+# Every rank killed with SIGKILL (no handler of theirs runs: the OOM killer,
+# say): their commands die with them, not run on as orphans (each runs in a
+# process group of its own, so that a timeout kills all it started).
+printf '%s\n' $TOKEN $TOKEN $TOKEN $TOKEN >"$T/sleeps"
+"$MPIMAP" run --workdir "$WD" -n 2 --max-restarts 0 --chunk 1 -i "$T/sleeps" \
+    -- sleep {} >"$T/out" 2>"$T/err" &
+pid=$!
+t0=$SECONDS
+until [ "$(running)" -ge 2 ]; do
+    [ $((SECONDS - t0)) -lt 30 ] || fail "SIGKILL: the sleeps did not start"
+    sleep 0.1
+done
+mapfile -t pids < <(worker_pids)
+[ ${#pids[@]} = 2 ] || fail "SIGKILL: ${#pids[@]} ranks found, not 2"
+kill -9 "${pids[@]}"
+rc=0
+wait $pid || rc=$?
+[ $rc = 4 ] || { cat "$T/err" >&2; fail "SIGKILL: exit status $rc, not 4"; }
+t0=$SECONDS
+while [ "$(running)" != 0 ] && [ $((SECONDS - t0)) -lt 5 ]; do sleep 0.1; done
+if [ "$(running)" != 0 ]; then
+    left=$(running)
+    { grep -alzx "41[.]$$" /proc/[0-9]*/cmdline 2>/dev/null || true; } |
+        sed 's|^/proc/||; s|/cmdline$||' | xargs -r kill -9
+    fail "SIGKILL to every rank: $left 'sleep $TOKEN' still ran 5 s later"
+fi
+clean_wd
+ok "SIGKILL to every rank: their commands die with them"
+
 # The same handlers on harmless input: exit 0 and no job directory left
 # (mm checks the workdir after every successful run).
 mkinput x >"$T/fine.in"

@@ -22,14 +22,6 @@ mm 0 "$T/ref" "$T/err" -l serial -i "$T/items" --function "$H/librunlog.so:runlo
 rm -f "$T"/runs/log.*
 ok "serial reference: $N items"
 
-# The ranks of the job running in $WD (procps may be missing: /proc).
-worker_pids() {
-    local p c
-    for p in /proc/[0-9]*; do
-        c=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
-        case "$c" in "$MPIMAP_WORKER $WD/"*) echo "${p#/proc/}" ;; esac
-    done
-}
 wait_for_workers() {
     local t0=$SECONDS
     until [ -n "$(worker_pids)" ]; do
