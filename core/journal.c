@@ -267,13 +267,14 @@ int mpimap_journal_parse(const void *buf, size_t len, mpimap_journal_cb cb, void
         const unsigned char *h = p + off;
         uint32_t magic = get_u32(h);
         uint64_t rl = get_u64(h + 8);
-        int compact = magic == MPIMAP_JOURNAL_RECORD_MAGIC2;
+        int covered = magic == MPIMAP_JOURNAL_RECORD_MAGIC3;
+        int compact = covered || magic == MPIMAP_JOURNAL_RECORD_MAGIC2;
         if ((!compact && magic != MPIMAP_JOURNAL_RECORD_MAGIC) ||
             rl > len - off - MPIMAP_JOURNAL_RECORD_HEADER)
             break;
         const unsigned char *payload = h + MPIMAP_JOURNAL_RECORD_HEADER;
         uint64_t at = (uint64_t)off + MPIMAP_JOURNAL_RECORD_HEADER;
-        uint32_t crc = mpimap_crc32c(0, h + 8, 8);
+        uint32_t crc = mpimap_crc32c(covered ? mpimap_crc32c(0, h, 4) : 0, h + 8, 8);
         crc = mpimap_crc32c(crc, payload, (size_t)rl);
         if (crc != get_u32(h + 4) ||
             (compact ? walk_compact(payload, rl, at, NULL, NULL) != 0 : !entries_ok(payload, rl)))
@@ -473,9 +474,9 @@ static inline int index_z(uint64_t prev, uint64_t index, uint64_t *z)
 static void close_record(unsigned char *h, size_t total)
 {
     uint64_t rl = total - MPIMAP_JOURNAL_RECORD_HEADER;
-    put_u32(h, MPIMAP_JOURNAL_RECORD_MAGIC2);
+    put_u32(h, MPIMAP_JOURNAL_RECORD_MAGIC3);
     put_u64(h + 8, rl);
-    uint32_t crc = mpimap_crc32c(0, h + 8, 8);
+    uint32_t crc = mpimap_crc32c(mpimap_crc32c(0, h, 4), h + 8, 8);
     put_u32(h + 4, mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl));
 }
 

@@ -10,15 +10,19 @@
  *   "MPIMAPJ1"                                  8 bytes, once
  *   then records, each:
  *     u32 magic, u32 crc, u64 len, len bytes of payload
- *   where crc is the CRC-32C of the 8 bytes of len and of the payload, and
- *   the magic says how the payload holds its one or more entries:
+ *   where crc is the CRC-32C of the 4 bytes of the magic, the 8 of len and
+ *   the payload (0x4d4a5233) or of len and the payload only (the two older
+ *   magics, which are still read: a bit flipped in a magic was not caught
+ *   by the crc, and 1RJM and 2RJM differ in 2 bits), and the magic says
+ *   how the payload holds its one or more entries:
  *
- *   0x4d4a5231 ("1RJM" little-endian; no longer written, still read):
+ *   0x4d4a5231 ("1RJM" little-endian; no longer written):
  *     entries, each:
  *       u64 index, u32 status, u32 rank, f64 start, f64 duration,
  *       u64 n, n bytes (the result when status is OK, else the reason)
  *
- *   0x4d4a5232 ("2RJM", compact; the one written):
+ *   0x4d4a5233 ("3RJM", compact; the one written) and 0x4d4a5232 ("2RJM",
+ *   the same, no longer written):
  *     u64 base_index, f64 base_start, then entries, each:
  *       u8 status, v rank, z index - expected, z start delta (ns),
  *       v duration (ns), v n, n bytes (as above)
@@ -58,6 +62,7 @@
 #define MPIMAP_JOURNAL_FILE_MAGIC "MPIMAPJ1"
 #define MPIMAP_JOURNAL_RECORD_MAGIC 0x4d4a5231u  /* entries of 40-byte headers */
 #define MPIMAP_JOURNAL_RECORD_MAGIC2 0x4d4a5232u /* compact entries */
+#define MPIMAP_JOURNAL_RECORD_MAGIC3 0x4d4a5233u /* the same, the crc covers the magic */
 #define MPIMAP_JOURNAL_RECORD_HEADER 16u
 #define MPIMAP_JOURNAL_ENTRY_HEADER 40u   /* of an entry of a 0x4d4a5231 record */
 #define MPIMAP_JOURNAL_COMPACT_BASE 16u   /* base_index, base_start */

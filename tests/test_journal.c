@@ -450,7 +450,9 @@ static void put_record(unsigned char **buf, size_t *len, uint32_t magic, const v
     memcpy(h, &magic, 4);
     memcpy(h + 8, &rl, 8);
     memcpy(h + 16, p, n);
-    uint32_t crc = mpimap_crc32c(mpimap_crc32c(0, h + 8, 8), p, n);
+    /* The newest magic's crc covers the magic too. */
+    uint32_t crc = magic == MPIMAP_JOURNAL_RECORD_MAGIC3 ? mpimap_crc32c(0, h, 4) : 0;
+    crc = mpimap_crc32c(mpimap_crc32c(crc, h + 8, 8), p, n);
     memcpy(h + 4, &crc, 4);
     *len += MPIMAP_JOURNAL_RECORD_HEADER + n;
 }
@@ -662,18 +664,18 @@ START_TEST(compact_bytes)
     b_u64(&b, 10);
     b_f64(&b, 100.0);
     b_new(&b, 0, 3, 0, 0, 1000, "ab");
-    put_record(&want, &wl, MPIMAP_JOURNAL_RECORD_MAGIC2, b.b, b.n);
+    put_record(&want, &wl, MPIMAP_JOURNAL_RECORD_MAGIC3, b.b, b.n);
     b.n = 0;
     b_u64(&b, 11);
     b_f64(&b, 100.0);
     b_new(&b, 1, 300, 0, 500000000, 250000000, "why");
     b_new(&b, 2, 0, -3, -750000000, 0, "");
-    put_record(&want, &wl, MPIMAP_JOURNAL_RECORD_MAGIC2, b.b, b.n);
+    put_record(&want, &wl, MPIMAP_JOURNAL_RECORD_MAGIC3, b.b, b.n);
     b.n = 0;
     b_u64(&b, 12);
     b_f64(&b, 100.0);
     b_new(&b, 0, 3, 0, 1000000000, 0, "");
-    put_record(&want, &wl, MPIMAP_JOURNAL_RECORD_MAGIC2, b.b, b.n);
+    put_record(&want, &wl, MPIMAP_JOURNAL_RECORD_MAGIC3, b.b, b.n);
     ck_assert_uint_eq(len, wl);
     ck_assert(memcmp(got, want, len) == 0);
     free(got);
@@ -682,8 +684,8 @@ START_TEST(compact_bytes)
 }
 END_TEST
 
-/* Job directories of the previous version still resume: an old record,
- * then a compact one, then an old one, in one file. */
+/* Job directories of the previous versions still resume: an old record,
+ * then a compact one of each magic, then an old one, in one file. */
 START_TEST(old_and_compact_records)
 {
     size_t len;
@@ -697,8 +699,12 @@ START_TEST(old_and_compact_records)
     b_f64(&b, 12.0);
     b_new(&b, 0, 1, 0, 0, 500, "five");
     b_new(&b, 2, 1, 0, 1500, 0, "");     /* 6 */
-    b_new(&b, 0, 2, -4, -1000, 7, "3");  /* 3 */
     put_record(&buf, &len, MPIMAP_JOURNAL_RECORD_MAGIC2, b.b, b.n);
+    b.n = 0;
+    b_u64(&b, 3);
+    b_f64(&b, 12.0000005);
+    b_new(&b, 0, 2, 0, 0, 7, "3");
+    put_record(&buf, &len, MPIMAP_JOURNAL_RECORD_MAGIC3, b.b, b.n);
     b.n = 0;
     b_old(&b, 9, MPIMAP_JOURNAL_DIED, 0, 13.0, 0, "");
     put_record(&buf, &len, MPIMAP_JOURNAL_RECORD_MAGIC, b.b, b.n);
@@ -753,6 +759,46 @@ START_TEST(old_and_compact_records)
     free(out);
     free(p);
     free(buf);
+}
+END_TEST
+
+/* The crc of a record written now covers its magic: the record read with
+ * any of the other magics is refused (ends the file), as is an older
+ * record read with the newest magic. Before, 2RJM read as 1RJM (2 bits)
+ * passed its crc and was left to the entries' checks. */
+START_TEST(magic_is_covered)
+{
+    static const uint32_t magics[] = {MPIMAP_JOURNAL_RECORD_MAGIC, MPIMAP_JOURNAL_RECORD_MAGIC2,
+                                      MPIMAP_JOURNAL_RECORD_MAGIC3};
+    for (size_t w = 0; w < 3; w++) {
+        size_t len;
+        unsigned char *buf = file_start(&len);
+        struct bytes b = {.n = 0};
+        if (w == 0) {
+            b_old(&b, 4, MPIMAP_JOURNAL_OK, 1, 10.5, 0.25, "four");
+        } else {
+            b_u64(&b, 4);
+            b_f64(&b, 10.5);
+            b_new(&b, 0, 1, 0, 0, 250, "four");
+        }
+        put_record(&buf, &len, magics[w], b.b, b.n);
+        for (size_t r = 0; r < 3; r++) {
+            memcpy(buf + 8, &magics[r], 4);
+            struct all a = {0};
+            size_t good;
+            ck_assert_int_eq(mpimap_journal_parse(buf, len, collect_all, &a, &good), 0);
+            if (r == w) {
+                ck_assert_uint_eq(good, len);
+                ck_assert_uint_eq(a.n, 1);
+                ck_assert_uint_eq(a.e[0].index, 4);
+            } else {
+                ck_assert_msg(good == 8 && a.n == 0, "written as magic %zu, read as %zu: %zu entries",
+                              w, r, a.n);
+            }
+            all_free(&a);
+        }
+        free(buf);
+    }
 }
 END_TEST
 
@@ -950,6 +996,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, compact_round_trip);
     tcase_add_test(tc, compact_bytes);
     tcase_add_test(tc, old_and_compact_records);
+    tcase_add_test(tc, magic_is_covered);
     tcase_add_test(tc, compact_malformed);
     tcase_add_test(tc, trivial_entries_are_small);
     suite_add_tcase(s, tc);

@@ -5,8 +5,8 @@
  *
  * Each input is parsed twice: as it is, and as a copy whose file magic,
  * record magics and CRCs are set right (so the fuzzer reaches the entries
- * without having to forge a CRC; either record magic is kept, any other
- * byte made one of them). Checked: every entry lies inside the intact
+ * without having to forge a CRC; a record magic is kept, any other
+ * bytes made one of the three). Checked: every entry lies inside the intact
  * prefix, after its record's header, its offset matches its data, its
  * status is known, its rank not negative, and mpimap_journal_entry_at()
  * finds it again at its where; *good
@@ -129,15 +129,19 @@ static void fix_up(unsigned char *buf, size_t len)
     size_t off = ml;
     while (len - off >= MPIMAP_JOURNAL_RECORD_HEADER) {
         unsigned char *h = buf + off;
-        /* "1RJM" or "2RJM": whichever the first byte is nearer */
-        uint32_t magic =
-            h[0] & 1 ? MPIMAP_JOURNAL_RECORD_MAGIC : MPIMAP_JOURNAL_RECORD_MAGIC2;
+        /* "1RJM", "2RJM" or "3RJM", by the first byte */
+        static const uint32_t magics[] = {MPIMAP_JOURNAL_RECORD_MAGIC,
+                                          MPIMAP_JOURNAL_RECORD_MAGIC2,
+                                          MPIMAP_JOURNAL_RECORD_MAGIC3};
+        uint32_t magic = magics[h[0] % 3];
         memcpy(h, &magic, 4);
         uint64_t rl;
         memcpy(&rl, h + 8, 8);
         if (rl > len - off - MPIMAP_JOURNAL_RECORD_HEADER)
             return;
-        uint32_t crc = mpimap_crc32c(0, h + 8, 8);
+        /* the newest magic's crc covers the magic */
+        uint32_t crc = magic == MPIMAP_JOURNAL_RECORD_MAGIC3 ? mpimap_crc32c(0, h, 4) : 0;
+        crc = mpimap_crc32c(crc, h + 8, 8);
         crc = mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl);
         memcpy(h + 4, &crc, 4);
         off += MPIMAP_JOURNAL_RECORD_HEADER + (size_t)rl;
