@@ -112,17 +112,24 @@ TOKEN=41.$$
 # How many processes have the argument $TOKEN (the sleeps; procps may be
 # missing in CI, and the regex keeps grep from counting itself).
 running() { { grep -alzx "41[.]$$" /proc/[0-9]*/cmdline 2>/dev/null || true; } | wc -l; }
-for launcher in mpirun serial; do
+# start_sleeps WHAT N [OPTIONS...]: `mpimap run` of four 'sleep $TOKEN' on 2
+# ranks in the background (its pid in $pid), until N of them run.
+start_sleeps() {
+    local what=$1 n=$2 t0
+    shift 2
     printf '%s\n' $TOKEN $TOKEN $TOKEN $TOKEN >"$T/sleeps"
     # (no `timeout` here: the signal is for mpimap itself; meson has a timeout)
-    "$MPIMAP" run --workdir "$WD" -n 2 -l $launcher --chunk 1 -i "$T/sleeps" \
+    "$MPIMAP" run --workdir "$WD" -n 2 --chunk 1 "$@" -i "$T/sleeps" \
         -- sleep {} >"$T/out" 2>"$T/err" &
     pid=$!
     t0=$SECONDS
-    until [ "$(running)" -ge 1 ]; do
-        [ $((SECONDS - t0)) -lt 30 ] || fail "$launcher: the sleeps did not start"
+    until [ "$(running)" -ge "$n" ]; do
+        [ $((SECONDS - t0)) -lt 30 ] || fail "$what: the sleeps did not start"
         sleep 0.1
     done
+}
+for launcher in mpirun serial; do
+    start_sleeps "$launcher" 1 -l $launcher
     t0=$SECONDS
     kill -TERM $pid
     rc=0
@@ -143,15 +150,7 @@ done
 # Every rank killed with SIGKILL (no handler of theirs runs: the OOM killer,
 # say): their commands die with them, not run on as orphans (each runs in a
 # process group of its own, so that a timeout kills all it started).
-printf '%s\n' $TOKEN $TOKEN $TOKEN $TOKEN >"$T/sleeps"
-"$MPIMAP" run --workdir "$WD" -n 2 --max-restarts 0 --chunk 1 -i "$T/sleeps" \
-    -- sleep {} >"$T/out" 2>"$T/err" &
-pid=$!
-t0=$SECONDS
-until [ "$(running)" -ge 2 ]; do
-    [ $((SECONDS - t0)) -lt 30 ] || fail "SIGKILL: the sleeps did not start"
-    sleep 0.1
-done
+start_sleeps SIGKILL 2 --max-restarts 0
 mapfile -t pids < <(worker_pids)
 [ ${#pids[@]} = 2 ] || fail "SIGKILL: ${#pids[@]} ranks found, not 2"
 kill -9 "${pids[@]}"
