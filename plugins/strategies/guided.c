@@ -23,10 +23,10 @@
  *         items, not time: on items sorted longest first its first chunks
  *         held more than a rank's share of the time (0.76 efficiency on 4
  *         ranks before this bound);
- *   above by MAX_CHUNK items and MAX_BATCH_BYTES, so the root never holds
- *         more than a bounded window of results out of order (and no-op
- *         items ran faster in chunks of 16 Ki than of 64 Ki: the batch and
- *         its result set stay in cache).
+ *   above by MAX_CHUNK items and DEALER_MAX_BATCH_BYTES, so the root
+ *         never holds more than a bounded window of results out of order
+ *         (and no-op items ran faster in chunks of 16 Ki than of 64 Ki: the
+ *         batch and its result set stay in cache).
  * The factoring rule needs the item count (mpimap_engine_count(), a second
  * pass over the input). The root counts once the first items are timed
  * (until then it deals one item per chunk). It does not count when the
@@ -37,29 +37,27 @@
  * of each other. Without a count, chunks follow pool's rule: about
  * MIN_SECONDS of handler time.
  *
- * Every rank, the root too, runs its items on a compute thread of its own
- * (worker_thread.c) and holds one factoring chunk at a time, and behind it
- * up to DEPTH - 1 chunks of the minimum size, so that it does not wait on
- * the root between chunks and no queue holds much more than its share. The
- * root's main thread only deals, takes results and emits them: it deals
- * while its own items run (before, a handler could not be interrupted, and
- * a worker whose queue was shorter than the root's item ran dry: 0.81 to
- * 0.87 efficiency on skewed items). Its own chunks are dealt to its
- * compute thread by the same rule as everyone's.
+ * The chunks are dealt as pool's are (dealer.c): every rank, the root too,
+ * runs its items on a compute thread of its own, and the root's main thread
+ * deals while its own items run (before, a handler could not be
+ * interrupted, and a worker whose queue was shorter than the root's item
+ * ran dry: 0.81 to 0.87 efficiency on skewed items). A rank holds one
+ * factoring chunk at a time, and behind it up to DEALER_DEPTH - 1 chunks of
+ * the minimum size, so that it does not wait on the root between chunks and
+ * no queue holds much more than its share. The root's own chunks follow
+ * the same rule as everyone's.
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <mpimap/mpimap.h>
 #include <mpimap/strategy.h>
 
+#include "dealer.h"
 #include "worker_thread.h"
 
 #define TAG_WORK 7301
 #define TAG_RESULT 7302
-#define DEPTH 3
-#define MAX_BATCH_BYTES ((size_t)1 << 20)
 #define MIN_SECONDS 0.001
 #define MAX_SECONDS 0.01
 #define MAX_CHUNK ((size_t)1 << 14)
@@ -158,191 +156,46 @@ static void learn(struct guide *g, const mpimap_buf *res)
     g->busy += busy;
 }
 
-/* ---- the root: deal, work, collect ------------------------------------- */
+/* ---- the policy of the dealer (dealer.h) --------------------------------- */
 
-struct slot {
-    mpimap_buf out[DEPTH];
-    MPI_Request req[DEPTH];
-    unsigned sent;       /* batches sent so far (ring position) */
-    unsigned back;       /* result sets come back so far */
-    int outstanding;     /* batches sent whose results have not come back */
-    int big;             /* of those, factoring chunks (above the minimum) */
-    unsigned char isbig[DEPTH];
+/* What a rank holds: of its chunks dealt and not back, which are factoring
+ * chunks (above the minimum), by ring position, and how many. */
+struct held {
+    unsigned char isbig[DEALER_DEPTH];
+    int big;
 };
 
-struct dealer {
-    mpimap_engine *e;
-    MPI_Comm comm;
+struct policy {
     struct guide g;
-    struct slot *slots;
-    struct wt *wt;  /* the root's own compute thread */
-    int size, root;
-    int dry;    /* no more input (or an error stopped dealing) */
-    int err;    /* first error, 0 if none */
+    struct held *held; /* per rank */
 };
 
-static void fail(struct dealer *d, int rc)
+/* One factoring chunk at a time per rank; the chunks queued behind it are
+ * of the minimum size, so that a queue never holds more than its share. */
+static size_t guided_chunk(void *self, int w, unsigned k)
 {
-    if (!d->err)
-        d->err = rc;
-    d->dry = 1;
+    struct policy *p = self;
+    (void)k;
+    return p->held[w].big ? min_chunk(&p->g) : next_chunk(&p->g);
 }
 
-/* Deal rank w its next chunk, if it holds fewer than DEPTH. The root deals
- * to itself too: into its compute thread's ring. */
-static void deal(struct dealer *d, int w)
+static void guided_dealt(void *self, int w, unsigned k, long n)
 {
-    struct slot *s = &d->slots[w];
-    if (d->dry || s->outstanding >= DEPTH)
-        return;
-    unsigned k = s->sent % DEPTH;
-    mpimap_buf *b;
-    if (w == d->root) {
-        if (!(b = wt_next(d->wt)))
-            return;
-    } else {
-        if (s->req[k] != MPI_REQUEST_NULL)
-            MPI_Wait(&s->req[k], MPI_STATUS_IGNORE);
-        b = &s->out[k];
-    }
-    /* One factoring chunk at a time; the chunks queued behind it are of the
-     * minimum size, so that a queue never holds more than its share. */
-    size_t lo = min_chunk(&d->g), want = lo;
-    if (s->big == 0)
-        want = next_chunk(&d->g);
-    long n = mpimap_engine_read(d->e, want, MAX_BATCH_BYTES, b);
-    if (n < 0) {
-        fail(d, (int)n);
-        return;
-    }
-    if (n == 0) {
-        d->dry = 1;
-        return;
-    }
-    took(&d->g, n);
-    s->isbig[k] = d->g.mode == COUNTED && (size_t)n > lo;
-    s->big += s->isbig[k];
-    if (w == d->root)
-        wt_push(d->wt, (uint64_t)n);
-    else
-        MPI_Isend(b->data, (int)b->len, MPI_BYTE, w, TAG_WORK, d->comm, &s->req[k]);
-    s->sent++;
-    s->outstanding++;
+    struct policy *p = self;
+    struct held *h = &p->held[w];
+    took(&p->g, n);
+    h->isbig[k] = p->g.mode == COUNTED && (size_t)n > min_chunk(&p->g);
+    h->big += h->isbig[k];
 }
 
-/* A result set is back from rank w (in rb, unless an error came first). */
-static void back(struct dealer *d, int w, const mpimap_buf *rb)
+static void guided_back(void *self, int w, unsigned k, const mpimap_buf *rb, int dry)
 {
-    if (rb && !d->err) {
-        learn(&d->g, rb);
-        decide(&d->g, d->dry);
-        int rc = mpimap_engine_emit(d->e, rb->data, rb->len);
-        if (rc < 0)
-            fail(d, rc);
+    struct policy *p = self;
+    if (rb) {
+        learn(&p->g, rb);
+        decide(&p->g, dry);
     }
-    struct slot *s = &d->slots[w];
-    s->big -= s->isbig[s->back++ % DEPTH];
-    s->outstanding--;
-    deal(d, w);
-}
-
-static void take_result(struct dealer *d, const MPI_Status *st, mpimap_buf *rb)
-{
-    int n = 0;
-    MPI_Get_count(st, MPI_BYTE, &n);
-    if (mpimap_buf_reserve(rb, (size_t)n) < 0) {
-        fail(d, MPIMAP_ENOMEM);
-        MPI_Recv(NULL, 0, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, d->comm,
-                 MPI_STATUS_IGNORE);
-        back(d, st->MPI_SOURCE, NULL);
-        return;
-    }
-    MPI_Recv(rb->data, n, MPI_BYTE, st->MPI_SOURCE, TAG_RESULT, d->comm, MPI_STATUS_IGNORE);
-    rb->len = (size_t)n;
-    back(d, st->MPI_SOURCE, rb);
-}
-
-static int guided_root(mpimap_engine *e, MPI_Comm comm, int root, int size)
-{
-    struct dealer d = {e, comm, {0}, NULL, NULL, size, root, 0, 0};
-    d.g.e = e;
-    d.g.ranks = (uint64_t)size;
-    d.g.user = mpimap_engine_chunk(e);
-    d.g.mean = -1.0;
-    d.slots = calloc((size_t)size, sizeof *d.slots);
-    d.wt = wt_start(e, DEPTH);
-    if (!d.slots || !d.wt) {
-        d.err = MPIMAP_ENOMEM;
-        d.dry = 1;
-    }
-    for (int w = 0; d.slots && w < size; w++)
-        for (int k = 0; k < DEPTH; k++)
-            d.slots[w].req[k] = MPI_REQUEST_NULL;
-
-    for (int k = 0; d.slots && k < DEPTH; k++)
-        for (int w = 0; w < size; w++)
-            deal(&d, w);
-
-    /* The main loop never blocks: it takes what came (results of the
-     * workers, of our own compute thread), deals again, and naps when
-     * nothing happened (waking at once when our own batch ends). */
-    mpimap_buf rb = {0};
-    long nap = WT_NAP_MIN_NS;
-    while (d.slots && d.wt) {
-        int got = 0, flag = 1;
-        MPI_Status st;
-        while (flag) {
-            MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, comm, &flag, &st);
-            if (flag) {
-                take_result(&d, &st, &rb);
-                got = 1;
-            }
-        }
-        int rc;
-        uint64_t count;
-        /* One of our own result sets a turn, then the probe again (why:
-         * pool.c's loop). */
-        if (wt_take(d.wt, &rb, &rc, &count)) {
-            if (rc < 0)
-                fail(&d, rc);
-            back(&d, root, rc < 0 ? NULL : &rb);
-            got = 1;
-        }
-        /* Top up every queue (one may be below DEPTH when the input ran
-         * short of its chunk). */
-        for (int w = 0; w < size && !d.dry; w++)
-            deal(&d, w);
-        got |= wt_pump(d.wt);
-        if (d.dry) {
-            int busy = 0;
-            for (int w = 0; w < size; w++)
-                busy += d.slots[w].outstanding;
-            if (!busy)
-                break;
-        }
-        wt_idle(d.wt, &nap, got);
-    }
-
-    /* Everyone stops: a batch whose count is zero. */
-    static const unsigned char stop[16];
-    for (int w = 0; w < size; w++) {
-        if (w == root)
-            continue;
-        for (int k = 0; d.slots && k < DEPTH; k++)
-            if (d.slots[w].req[k] != MPI_REQUEST_NULL)
-                MPI_Wait(&d.slots[w].req[k], MPI_STATUS_IGNORE);
-        MPI_Send(stop, (int)sizeof stop, MPI_BYTE, w, TAG_WORK, comm);
-    }
-    wt_stop(d.wt);
-    for (int w = 0; d.slots && w < size; w++)
-        for (int k = 0; k < DEPTH; k++)
-            mpimap_buf_free(&d.slots[w].out[k]);
-    free(d.slots);
-    mpimap_buf_free(&rb);
-    /* Tell every rank whether the map succeeded. */
-    int rc = d.err;
-    MPI_Bcast(&rc, 1, MPI_INT, root, comm);
-    return rc;
+    p->held[w].big -= p->held[w].isbig[k];
 }
 
 static int guided_map(mpimap_engine *e)
@@ -356,8 +209,14 @@ static int guided_map(mpimap_engine *e)
     }
     if (size == 1)
         return mpimap_engine_serial(e);
-    return rank == root ? guided_root(e, comm, root, size)
-                        : wt_serve(e, comm, root, TAG_WORK, TAG_RESULT, DEPTH);
+    if (rank != root)
+        return wt_serve(e, comm, root, TAG_WORK, TAG_RESULT, DEALER_DEPTH);
+    struct policy p = {{e, UNDECIDED, 0, 0, (uint64_t)size, mpimap_engine_chunk(e), -1.0, 0, 0},
+                       calloc((size_t)size, sizeof *p.held)};
+    const struct dealer_policy policy = {&p, guided_chunk, guided_dealt, guided_back};
+    int rc = dealer_root(e, comm, root, size, TAG_WORK, TAG_RESULT, p.held ? &policy : NULL);
+    free(p.held);
+    return rc;
 }
 
 static const struct mpimap_strategy_ops guided_ops = {
