@@ -22,6 +22,7 @@
 # SUITE_TRIVIAL_C1 [100000] items for mpi4py chunksize 1 in (a),
 # SUITE_BIG [10000000] items in (d)'s second function row (0: skip it),
 # SUITE_RANKS ["2 4"] rank counts in (b), SUITE_PER_RANK [50], SUITE_MEAN_MS [20],
+# SUITE_SEEDS [200] lists of each kind whose in-order figure (b) gives too,
 # SUITE_SCALE ["1 2 4 8"], SUITE_SCALE_ITEMS [400], SUITE_SCALE_MEAN_MS [10],
 # SUITE_CMD_ITEMS [2000] items in (d)'s command row, SUITE_REPS [3],
 # SUITE_PYTHON [/usr/bin/python3] (the Python that has mpi4py),
@@ -72,6 +73,7 @@ scale_items=${SUITE_SCALE_ITEMS:-400}
 scale_mean=${SUITE_SCALE_MEAN_MS:-10}
 cmd_items=${SUITE_CMD_ITEMS:-2000}
 reps=${SUITE_REPS:-3}
+seeds=${SUITE_SEEDS:-200}
 python=${SUITE_PYTHON:-/usr/bin/python3}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_suite.XXXXXX") || exit 2
@@ -213,6 +215,14 @@ sleep_map() {
     esac
 }
 
+# in_order RANKS FILE: the efficiency of greedy list scheduling of the
+# durations in FILE in input order, no overhead: each item to the rank that
+# is free first (a dealer with no latency and no queues).
+in_order() {
+    awk -v r="$1" '{m = 1; for (i = 2; i <= r; i++) if (f[i] < f[m]) m = i; f[m] += $1; s += $1}
+        END {x = 0; for (i = 1; i <= r; i++) if (f[i] > x) x = f[i]; printf "%.3f\n", s / (r * x)}' "$2"
+}
+
 # has_part X: whether part X of the suite runs (SUITE_PARTS).
 has_part() { [[ " $parts " == *" $1 "* ]]; }
 
@@ -352,12 +362,7 @@ echo
 for wl in "${workloads[@]}"; do
     bound=$(awk -v r="$ranks" '{s += $1; if ($1 > m) m = $1}
         END {t = s / r; printf "%.3f", s / (r * (m > t ? m : t))}' "$tmp/wl.$wl")
-    # Greedy list scheduling in input order, no overhead: each item to the
-    # rank that is free first (a dealer with no latency and no queues).
-    inorder=$(awk -v r="$ranks" '{m = 1; for (i = 2; i <= r; i++) if (f[i] < f[m]) m = i;
-        f[m] += $1; s += $1}
-        END {x = 0; for (i = 1; i <= r; i++) if (f[i] > x) x = f[i]; printf "%.3f", s / (r * x)}' \
-        "$tmp/wl.$wl")
+    inorder=$(in_order "$ranks" "$tmp/wl.$wl")
     printf '%-10s %6s %8s' "$wl" "$bound" "$inorder"
     for e in "${engines[@]}"; do
         read -r ms eff <<<"${cell[$wl,$e]}"
@@ -388,6 +393,18 @@ echo "to the rank free first, no overhead): pool and guided cannot know an item'
 echo "runs, so they cannot beat it; steal can (ranks run their shares side by side)."
 echo "mpimap: --function bench_work.so:sleepms; mpi4py: time.sleep, $ranks workers + a manager,"
 echo "c=auto = ceil(items / (4 x workers)); parallel: -j $ranks -k sleep {} (a process per item)."
+# The in-order figure is a property of the list drawn: the same over other
+# seeds of each kind.
+if [ "$seeds" -gt 0 ]; then
+    echo "in-order over $seeds lists of each kind (seeds 1 to $seeds): median, and the share >= .95:"
+    for wl in "${workloads[@]}"; do
+        for ((k = 1; k <= seeds; k++)); do
+            "$workload" "$wl" "$nb" "$mean" "$k" >"$tmp/seed" || exit 2
+            in_order "$ranks" "$tmp/seed"
+        done | sort -g | awk -v w="$wl" '{x[NR] = $1; if ($1 >= 0.95) k++}
+            END {printf "  %-10s %.3f  %3.0f%%\n", w, x[int((NR + 1) / 2)], 100 * k / NR}'
+    done
+fi
 done
 fi
 
