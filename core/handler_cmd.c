@@ -801,9 +801,12 @@ static const int default_signals[] = {SIGPIPE, SIGINT,  SIGQUIT, SIGTERM, SIGHUP
  * does not come back, the child exits 127, and exec_errno() finds out. */
 static int spawn(const mpimap_cmd *c, const char *prog, int out_w, int err_w, pid_t *pid)
 {
-    sigset_t all, old, none;
+    sigset_t all, old, none, defaults;
     sigfillset(&all);
     sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (size_t i = 0; i < sizeof default_signals / sizeof default_signals[0]; i++)
+        sigaddset(&defaults, default_signals[i]);
     struct sigaction dfl, sa;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -814,14 +817,11 @@ static int spawn(const mpimap_cmd *c, const char *prog, int out_w, int err_w, pi
     if (p == 0) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
             _exit(127); /* the rank is gone already */
-        for (int sig = 1; sig < NSIG; sig++) {
-            int reset = 0;
-            for (size_t i = 0; i < sizeof default_signals / sizeof default_signals[0]; i++)
-                reset |= sig == default_signals[i];
-            if (reset || (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
-                          sa.sa_handler != SIG_IGN))
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sigismember(&defaults, sig) == 1 ||
+                (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+                 sa.sa_handler != SIG_IGN))
                 sigaction(sig, &dfl, NULL);
-        }
         if (setpgid(0, 0) == 0 && dup2(c->devnull, 0) == 0 && dup2(out_w, 1) == 1 &&
             dup2(err_w, 2) == 2 && sigprocmask(SIG_SETMASK, &none, NULL) == 0) {
             if (c->shell)

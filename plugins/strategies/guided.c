@@ -159,11 +159,18 @@ static void learn(struct guide *g, const mpimap_buf *res)
 /* ---- the policy of the dealer (dealer.h) --------------------------------- */
 
 /* What a rank holds: of its chunks dealt and not back, which are factoring
- * chunks (above the minimum), by ring position, and how many. */
+ * chunks (above the minimum), by ring position. */
 struct held {
     unsigned char isbig[DEALER_DEPTH];
-    int big;
 };
+
+static int holds_big(const struct held *h)
+{
+    int big = 0;
+    for (int k = 0; k < DEALER_DEPTH; k++)
+        big |= h->isbig[k];
+    return big;
+}
 
 struct policy {
     struct guide g;
@@ -176,16 +183,14 @@ static size_t guided_chunk(void *self, int w, unsigned k)
 {
     struct policy *p = self;
     (void)k;
-    return p->held[w].big ? min_chunk(&p->g) : next_chunk(&p->g);
+    return holds_big(&p->held[w]) ? min_chunk(&p->g) : next_chunk(&p->g);
 }
 
 static void guided_dealt(void *self, int w, unsigned k, long n)
 {
     struct policy *p = self;
-    struct held *h = &p->held[w];
     took(&p->g, n);
-    h->isbig[k] = p->g.mode == COUNTED && (size_t)n > min_chunk(&p->g);
-    h->big += h->isbig[k];
+    p->held[w].isbig[k] = p->g.mode == COUNTED && (size_t)n > min_chunk(&p->g);
 }
 
 static void guided_back(void *self, int w, unsigned k, const mpimap_buf *rb, int dry)
@@ -195,7 +200,7 @@ static void guided_back(void *self, int w, unsigned k, const mpimap_buf *rb, int
         learn(&p->g, rb);
         decide(&p->g, dry);
     }
-    p->held[w].big -= p->held[w].isbig[k];
+    p->held[w].isbig[k] = 0;
 }
 
 static int guided_map(mpimap_engine *e)

@@ -109,9 +109,13 @@ done
 # SIGTERM to `mpimap run` stops the job: exit 4, the job directory kept,
 # and none of its commands keeps running.
 TOKEN=41.$$
-# How many processes have the argument $TOKEN (the sleeps; procps may be
-# missing in CI, and the regex keeps grep from counting itself).
-running() { { grep -alzx "41[.]$$" /proc/[0-9]*/cmdline 2>/dev/null || true; } | wc -l; }
+# The processes that have the argument $TOKEN (the sleeps; procps may be
+# missing in CI, and the regex keeps grep from finding itself), and how many.
+sleep_pids() {
+    { grep -alzx "41[.]$$" /proc/[0-9]*/cmdline 2>/dev/null || true; } |
+        sed 's|^/proc/||; s|/cmdline$||'
+}
+running() { sleep_pids | wc -l; }
 # start_sleeps WHAT N [OPTIONS...]: `mpimap run` of four 'sleep $TOKEN' on 2
 # ranks in the background (its pid in $pid), until N of them run.
 start_sleeps() {
@@ -161,8 +165,7 @@ t0=$SECONDS
 while [ "$(running)" != 0 ] && [ $((SECONDS - t0)) -lt 5 ]; do sleep 0.1; done
 if [ "$(running)" != 0 ]; then
     left=$(running)
-    { grep -alzx "41[.]$$" /proc/[0-9]*/cmdline 2>/dev/null || true; } |
-        sed 's|^/proc/||; s|/cmdline$||' | xargs -r kill -9
+    sleep_pids | xargs -r kill -9
     fail "SIGKILL to every rank: $left 'sleep $TOKEN' still ran 5 s later"
 fi
 clean_wd
