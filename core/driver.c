@@ -1186,11 +1186,13 @@ static char *ending(mpimap_job *j, int wstatus)
     return n < 0 ? NULL : how;
 }
 
-/* "; resume with: mpimap run --resume DIR" when the job left a journal. */
+/* buf = "; resume with: mpimap run --resume DIR" when the job left a
+ * journal, else "". Returns buf. */
 static const char *resume_hint(mpimap_job *j, char *buf, size_t len)
 {
+    *buf = '\0';
     if (mpimap_recovery_journals(j->dir) == 0)
-        return "";
+        return buf;
     snprintf(buf, len, "; resume with: mpimap run --resume %s", j->dir);
     return buf;
 }

@@ -81,6 +81,20 @@ has "$T/err" "mpirun not found on PATH" "no mpirun"
 empty "$T/out" "no mpirun: standard output"
 wd_empty "no mpirun"
 ok "--launcher mpirun without mpirun on PATH: exit 3, 'mpirun not found on PATH'"
+# An mpirun that fails before the map starts: the job directory is named
+# exactly (no resume hint: nothing ran), and kept.
+mkdir "$T/badbin"
+cp -P "$T/bin/sh" "$T/bin/echo" "$T/badbin/"
+printf '#!/bin/sh\necho "mpirun: refused" >&2\nexit 1\n' >"$T/badbin/mpirun"
+chmod +x "$T/badbin/mpirun"
+IN=$T/num RUN_PATH=$T/badbin mm 3 "$T/out" "$T/err" -n 2 --launcher mpirun -- echo '{}'
+has "$T/err" "mpirun: refused" "a failing mpirun's own message"
+kept=$(sed -n 's/^mpimap run: the job ended without finishing the map (mpirun: exit status 1); job directory kept: //p' "$T/err")
+[ -n "$kept" ] && [ -d "$kept" ] && [ "$(dirname "$kept")" = "$WD" ] ||
+    { cat -A "$T/err" >&2; fail "a failing mpirun: the kept job directory is not named exactly"; }
+empty "$T/out" "a failing mpirun: standard output"
+clean_wd
+ok "an mpirun that fails at once: exit 3, the kept job directory named exactly"
 # ... and the same PATH is enough for the serial launcher.
 IN=$T/num RUN_PATH=$T/bin mm 0 "$T/out" "$T/err" --launcher serial -- echo '{}'
 same "$T/num" "$T/out" "the same PATH with --launcher serial"
