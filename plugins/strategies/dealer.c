@@ -42,6 +42,9 @@ static void deal(struct dealer *d, int w)
     if (d->dry || s->outstanding >= DEALER_DEPTH)
         return;
     unsigned k = s->sent % DEALER_DEPTH;
+    size_t want = d->p->chunk(d->p->self, w, k, s->outstanding);
+    if (!want)
+        return;
     mpimap_buf *b;
     if (w == d->root) {
         if (!(b = wt_next(d->wt)))
@@ -51,7 +54,8 @@ static void deal(struct dealer *d, int w)
             MPI_Wait(&s->req[k], MPI_STATUS_IGNORE);
         b = &s->out[k];
     }
-    long n = mpimap_engine_read(d->e, d->p->chunk(d->p->self, w, k), DEALER_MAX_BATCH_BYTES, b);
+    long n = d->p->read ? d->p->read(d->p->self, want, b)
+                        : mpimap_engine_read(d->e, want, DEALER_MAX_BATCH_BYTES, b);
     if (n < 0) {
         fail(d, (int)n);
         return;

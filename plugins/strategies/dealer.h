@@ -32,8 +32,16 @@
 struct dealer_policy {
     void *self;
     /* The items of rank w's next chunk; k is its place in the rank's ring
-     * of DEALER_DEPTH batches (batches come back in the order dealt). */
-    size_t (*chunk)(void *self, int w, unsigned k);
+     * of DEALER_DEPTH batches (batches come back in the order dealt), held
+     * the chunks w holds now (dealt and not back, 0 to DEALER_DEPTH - 1).
+     * 0 = deal w nothing now (only while held > 0: w is asked again when
+     * one comes back). */
+    size_t (*chunk)(void *self, int w, unsigned k, int held);
+    /* Read the next chunk of n items (n > 0) into batch, as
+     * mpimap_engine_read() does (with DEALER_MAX_BATCH_BYTES), which is
+     * what a NULL read does: the items' count, 0 when there are no more,
+     * or < 0. A policy may deal them out of input order. */
+    long (*read)(void *self, size_t n, mpimap_buf *batch);
     /* Rank w's chunk at k was dealt: n items (n > 0). May be NULL. */
     void (*dealt)(void *self, int w, unsigned k, long n);
     /* Rank w's chunk at k came back: its result set rb, or NULL when an

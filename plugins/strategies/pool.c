@@ -63,9 +63,9 @@ static void learn(struct chunker *c, const mpimap_buf *res)
 
 /* ---- the policy of the dealer (dealer.h) --------------------------------- */
 
-static size_t pool_chunk(void *self, int w, unsigned k)
+static size_t pool_chunk(void *self, int w, unsigned k, int held)
 {
-    (void)w, (void)k;
+    (void)w, (void)k, (void)held;
     return next_chunk(self);
 }
 
@@ -90,7 +90,7 @@ static int pool_map(mpimap_engine *e)
     if (rank != root)
         return wt_serve(e, comm, root, TAG_WORK, TAG_RESULT, DEALER_DEPTH);
     struct chunker ch = {mpimap_engine_chunk(e), -1.0};
-    const struct dealer_policy policy = {&ch, pool_chunk, NULL, pool_back};
+    const struct dealer_policy policy = {&ch, pool_chunk, NULL, NULL, pool_back};
     return dealer_root(e, comm, root, size, TAG_WORK, TAG_RESULT, &policy);
 }
 
