@@ -37,6 +37,19 @@
  * of each other. Without a count, chunks follow pool's rule: about
  * MIN_SECONDS of handler time.
  *
+ * The tail. Once the items left (counted) fit in TAIL_PER_RANK chunks of
+ * the minimum size per rank, they are read ahead at once, as such chunks,
+ * and dealt last first. Dealing in input order, the last items are the
+ * last to start, and when they are the longest (a list sorted by size, a
+ * common parameter sweep) ranks sit idle while they run; read from the
+ * end, a sorted list's tail goes longest first, as in LPT scheduling, and
+ * its shortest items fill the gaps at the end. On lists in no order it
+ * changes nothing on average (a given list may do better or worse by
+ * chance). Measured on 4 ranks (five lists of each kind, 200 items of
+ * 20 ms mean, median of 3 runs each), mean efficiency: ascending lists
+ * 0.911 -> 0.984, lognormal 0.937 -> 0.941, Pareto 0.886 -> 0.889.
+ * The results come back out of order; the engine puts them in order.
+ *
  * The chunks are dealt as pool's are (dealer.c): every rank, the root too,
  * runs its items on a compute thread of its own, and the root's main thread
  * deals while its own items run (before, a handler could not be
@@ -63,6 +76,7 @@
 #define MAX_CHUNK ((size_t)1 << 14)
 #define DECIDE_ITEMS 16
 #define COUNT_MIN_SECONDS 1e-6
+#define TAIL_PER_RANK 6
 
 /* ---- chunk sizes --------------------------------------------------------- */
 
@@ -156,6 +170,41 @@ static void learn(struct guide *g, const mpimap_buf *res)
     g->busy += busy;
 }
 
+/* ---- the tail, last items first ----------------------------------------- */
+
+/* The last TAIL_PER_RANK chunks per rank of the minimum size, read ahead
+ * as separate batches once so few are left, and dealt last first. */
+struct tail {
+    mpimap_buf *b;
+    long *n;       /* items of each batch */
+    size_t len;    /* batches held */
+    size_t max;    /* at most this many (the count may be out of date) */
+    int filled;    /* read ahead already: the map is in its tail */
+};
+
+/* Read the tail: min-size chunks until the input ends or max are held. */
+static long fill_tail(struct tail *t, struct guide *g)
+{
+    t->filled = 1;
+    while (t->len < t->max) {
+        mpimap_buf *b = &t->b[t->len];
+        long n = mpimap_engine_read(g->e, min_chunk(g), DEALER_MAX_BATCH_BYTES, b);
+        if (n <= 0)
+            return n;
+        took(g, n);
+        t->n[t->len++] = n;
+    }
+    return 0;
+}
+
+static void free_tail(struct tail *t)
+{
+    for (size_t i = 0; t->b && i < t->max; i++)
+        mpimap_buf_free(&t->b[i]);
+    free(t->b);
+    free(t->n);
+}
+
 /* ---- the policy of the dealer (dealer.h) --------------------------------- */
 
 /* What a rank holds: of its chunks dealt and not back, which are factoring
@@ -175,21 +224,55 @@ static int holds_big(const struct held *h)
 struct policy {
     struct guide g;
     struct held *held; /* per rank */
+    struct tail tail;
 };
 
 /* One factoring chunk at a time per rank; the chunks queued behind it are
- * of the minimum size, so that a queue never holds more than its share. */
-static size_t guided_chunk(void *self, int w, unsigned k)
+ * of the minimum size, so that a queue never holds more than its share. In
+ * the tail, one chunk queued behind the one running, not two: a chunk
+ * queued behind a long one waits there while another rank may run dry.
+ * Not none: the dealer's answer takes up to a few milliseconds (naps on
+ * both sides; 3 ms measured between a rank's items, 15 % of a 20 ms item):
+ * with none queued, ascending lists reached 0.975 instead of 0.985. One
+ * queued everywhere, not only in the tail, lost on Pareto lists: two long
+ * items queued one after the other on one rank. */
+static size_t guided_chunk(void *self, int w, unsigned k, int held)
 {
     struct policy *p = self;
     (void)k;
+    if (p->tail.filled && held >= 2)
+        return 0;
     return holds_big(&p->held[w]) ? min_chunk(&p->g) : next_chunk(&p->g);
+}
+
+/* The next chunk in input order, until only the tail is left (counted,
+ * at most TAIL_PER_RANK minimum chunks per rank); then the tail, read
+ * ahead at once, last chunk first. */
+static long guided_read(void *self, size_t n, mpimap_buf *batch)
+{
+    struct policy *p = self;
+    struct tail *t = &p->tail;
+    struct guide *g = &p->g;
+    if (!t->filled && g->mode == COUNTED && g->left <= TAIL_PER_RANK * g->ranks * min_chunk(g)) {
+        long rc = fill_tail(t, g);
+        if (rc < 0)
+            return rc;
+    }
+    if (t->len) {
+        t->len--;
+        mpimap_buf tmp = *batch;
+        *batch = t->b[t->len];
+        t->b[t->len] = tmp;
+        return t->n[t->len];
+    }
+    long got = mpimap_engine_read(g->e, n, DEALER_MAX_BATCH_BYTES, batch);
+    took(g, got);
+    return got;
 }
 
 static void guided_dealt(void *self, int w, unsigned k, long n)
 {
     struct policy *p = self;
-    took(&p->g, n);
     p->held[w].isbig[k] = p->g.mode == COUNTED && (size_t)n > min_chunk(&p->g);
 }
 
@@ -216,11 +299,15 @@ static int guided_map(mpimap_engine *e)
         return mpimap_engine_serial(e);
     if (rank != root)
         return wt_serve(e, comm, root, TAG_WORK, TAG_RESULT, DEALER_DEPTH);
+    size_t tail = TAIL_PER_RANK * (size_t)size;
     struct policy p = {{e, UNDECIDED, 0, 0, (uint64_t)size, mpimap_engine_chunk(e), -1.0, 0, 0},
-                       calloc((size_t)size, sizeof *p.held)};
-    const struct dealer_policy policy = {&p, guided_chunk, guided_dealt, guided_back};
-    int rc = dealer_root(e, comm, root, size, TAG_WORK, TAG_RESULT, p.held ? &policy : NULL);
+                       calloc((size_t)size, sizeof *p.held),
+                       {calloc(tail, sizeof(mpimap_buf)), calloc(tail, sizeof(long)), 0, tail, 0}};
+    const struct dealer_policy policy = {&p, guided_chunk, guided_read, guided_dealt, guided_back};
+    int ok = p.held && p.tail.b && p.tail.n;
+    int rc = dealer_root(e, comm, root, size, TAG_WORK, TAG_RESULT, ok ? &policy : NULL);
     free(p.held);
+    free_tail(&p.tail);
     return rc;
 }
 
