@@ -57,7 +57,7 @@ subset=(
     # mpimap_map() in-process under mpirun, each rank under valgrind
     raw-map-np3 steal-stress-np5
     # mpimap run: driver, mpirun, workers (each under valgrind)
-    run-matrix-pool run-options run-errors run-crash run-report
+    run-matrix-pool run-options run-errors run-crash run-report run-guided
     # mpimap_ezmap(), mpimap world, mpimap config, the batch launchers
     ezmap world config batch-standin
 )
