@@ -38,7 +38,8 @@
  * request, with the number of items it has left and half of the
  * difference between its unstarted items and the thief's, taken from the
  * end of its queue (from the head of the root's input share, which can
- * only be read in order; a batch is split when needed) and at most
+ * only be read in order, until its last TAIL_PER_RANK items per rank are
+ * read into the root's queue; a batch is split when needed) and at most
  * LOOT_MAX_BYTES, or with none. After a refusal a thief naps (NAP_MIN_NS,
  * doubling up to NAP_MAX_NS) before it asks again, and a main thread
  * waiting for messages naps (WT_NAP_MIN_NS doubling up to WT_NAP_MAX_NS,
@@ -102,6 +103,7 @@
 #define NAP_MAX_NS 200000L
 #define AHEAD 1              /* runs waiting in the compute thread */
 #define LONG_ITEM_SECONDS 0.005 /* items this long: none waiting */
+#define TAIL_PER_RANK 6      /* the root's last items spilled into its queue */
 
 /* The wire format of batches (core/engine.h): u64 first, u64 count, then
  * count x { u64 len, len bytes, NUL }. */
@@ -523,11 +525,46 @@ static void deliver(struct steal *s, const unsigned char *set, size_t len)
 
 /* ---- taking and giving items --------------------------------------------- */
 
+/* The root's share, once no more than TAIL_PER_RANK items per rank of it
+ * are left in the input: into the queue, so that thieves take its last
+ * items, from the end, as they do from every other rank. (While it stays in
+ * the input, only its head can be given: on a list sorted ascending the
+ * root ran its longest items, the list's last, one after another at the
+ * end, while thieves took the short ones before them.) */
+static int q_spill(struct steal *s)
+{
+    struct queue *q = &s->q;
+    while (q->input_left) {
+        size_t k = q->input_left < BATCH_ITEMS ? (size_t)q->input_left : BATCH_ITEMS;
+        long n = mpimap_engine_read(s->e, k, MAX_BATCH_BYTES, &s->tmp);
+        if (n <= 0)
+            return n < 0 ? (int)n : shrank();
+        q->input_left -= (uint64_t)n;
+        q->items -= (uint64_t)n; /* q_push() counts them again */
+        int rc = q_push(q, get64(s->tmp.data), (uint64_t)n, s->tmp.data + BATCH_HEADER,
+                        s->tmp.len - BATCH_HEADER);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Whether the root's share is to be spilled into the queue now. */
+static int spill_due(const struct steal *s)
+{
+    return s->q.input_left && s->q.input_left <= TAIL_PER_RANK * (uint64_t)s->size;
+}
+
 /* The next run of at most k items: a batch at *p, *len bytes. Returns the
  * number of items, or < 0. */
 static long q_take(struct steal *s, size_t k, const unsigned char **p, size_t *len)
 {
     struct queue *q = &s->q;
+    if (spill_due(s)) {
+        int rc = q_spill(s);
+        if (rc < 0)
+            return rc;
+    }
     if (q->input_left) {
         long n = mpimap_engine_read(s->e, k < q->input_left ? k : (size_t)q->input_left,
                                     MAX_BATCH_BYTES, &s->run);
@@ -603,6 +640,11 @@ static int loot_add(mpimap_buf *loot, uint64_t first, uint64_t count,
 static int q_give(struct steal *s, uint64_t want, mpimap_buf *loot)
 {
     struct queue *q = &s->q;
+    if (spill_due(s)) {
+        int rc = q_spill(s);
+        if (rc < 0)
+            return rc;
+    }
     if (q->input_left) {
         /* The root's input: only its head can be read. */
         while (want > 0 && loot->len < LOOT_MAX_BYTES) {
