@@ -12,10 +12,12 @@
  * and emits them, while its own items run. Result sets double as requests
  * for more work. The workers run wt_serve() (worker_thread.h).
  *
- * What differs between the strategies, the size of each chunk, is the
- * policy's: the dealer asks it for a chunk before each deal, tells it what
- * was dealt, and hands it every result set that comes back (before the set
- * is emitted), so that it can time the items.
+ * What differs between the strategies is the policy's: the size of each
+ * chunk (or none for now), and which items go in it (guided reads its last
+ * chunks ahead and deals them last first). The dealer asks it for a chunk
+ * before each deal, has it read the items (or reads the next ones itself),
+ * tells it what was dealt, and hands it every result set that comes back
+ * (before the set is emitted), so that it can time the items.
  */
 #ifndef MPIMAP_DEALER_H
 #define MPIMAP_DEALER_H
