@@ -388,9 +388,10 @@ done
 echo "efficiency = sum of item times / (ranks x makespan), makespan = first item's start to last"
 echo "item's end (mpimap: --report-json; mpi4py and parallel: the same from their own timings)."
 echo "bound = the best any deal can do: sum / (ranks x max(sum / ranks, largest item))."
-echo "in-order = what dealing in input order can do at best (greedy list scheduling, each item"
-echo "to the rank free first, no overhead): pool and guided cannot know an item's cost before it"
-echo "runs, so they cannot beat it; steal can (ranks run their shares side by side)."
+echo "in-order = greedy list scheduling in input order (each item in turn to the rank free first,"
+echo "no overhead): about what a dealer in input order that cannot know an item's cost before it"
+echo "runs reaches (pool). guided deals its last items last first and steal runs the ranks' shares"
+echo "side by side, so on a given list they may do better or worse."
 echo "mpimap: --function bench_work.so:sleepms; mpi4py: time.sleep, $ranks workers + a manager,"
 echo "c=auto = ceil(items / (4 x workers)); parallel: -j $ranks -k sleep {} (a process per item)."
 # The in-order figure is a property of the list drawn: the same over other
