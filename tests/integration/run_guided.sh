@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # run_guided.sh - the guided strategy's tail, under mpirun: once few items
 # are left (counted: items slow enough), guided reads them ahead and deals
-# them last first, one chunk per rank at a time. Every result still comes
-# back once, in input order; a failing item and a malformed record in the
-# tail are reported as anywhere else.
+# them last first. Every result still comes back once, in input order; a
+# failing item and a malformed record in the tail are reported as anywhere
+# else.
 set -euo pipefail
 . "$4/lib.sh"
 
