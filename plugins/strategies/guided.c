@@ -176,23 +176,28 @@ static void learn(struct guide *g, const mpimap_buf *res)
  * as separate batches once so few are left, and dealt last first. */
 struct tail {
     mpimap_buf *b;
-    long *n;       /* items of each batch */
     size_t len;    /* batches held */
     size_t max;    /* at most this many (the count may be out of date) */
     int filled;    /* read ahead already: the map is in its tail */
 };
+
+/* The next n items in input order, into batch (as the dealer reads). */
+static long read_next(struct guide *g, size_t n, mpimap_buf *batch)
+{
+    long got = mpimap_engine_read(g->e, n, DEALER_MAX_BATCH_BYTES, batch);
+    took(g, got);
+    return got;
+}
 
 /* Read the tail: min-size chunks until the input ends or max are held. */
 static long fill_tail(struct tail *t, struct guide *g)
 {
     t->filled = 1;
     while (t->len < t->max) {
-        mpimap_buf *b = &t->b[t->len];
-        long n = mpimap_engine_read(g->e, min_chunk(g), DEALER_MAX_BATCH_BYTES, b);
+        long n = read_next(g, min_chunk(g), &t->b[t->len]);
         if (n <= 0)
             return n;
-        took(g, n);
-        t->n[t->len++] = n;
+        t->len++;
     }
     return 0;
 }
@@ -202,7 +207,6 @@ static void free_tail(struct tail *t)
     for (size_t i = 0; t->b && i < t->max; i++)
         mpimap_buf_free(&t->b[i]);
     free(t->b);
-    free(t->n);
 }
 
 /* ---- the policy of the dealer (dealer.h) --------------------------------- */
@@ -263,11 +267,12 @@ static long guided_read(void *self, size_t n, mpimap_buf *batch)
         mpimap_buf tmp = *batch;
         *batch = t->b[t->len];
         t->b[t->len] = tmp;
-        return t->n[t->len];
+        uint64_t first, count;
+        if (mpimap_batch_range(batch->data, batch->len, &first, &count) < 0)
+            return MPIMAP_EINVAL;
+        return (long)count;
     }
-    long got = mpimap_engine_read(g->e, n, DEALER_MAX_BATCH_BYTES, batch);
-    took(g, got);
-    return got;
+    return read_next(g, n, batch);
 }
 
 static void guided_dealt(void *self, int w, unsigned k, long n)
@@ -302,9 +307,9 @@ static int guided_map(mpimap_engine *e)
     size_t tail = TAIL_PER_RANK * (size_t)size;
     struct policy p = {{e, UNDECIDED, 0, 0, (uint64_t)size, mpimap_engine_chunk(e), -1.0, 0, 0},
                        calloc((size_t)size, sizeof *p.held),
-                       {calloc(tail, sizeof(mpimap_buf)), calloc(tail, sizeof(long)), 0, tail, 0}};
+                       {calloc(tail, sizeof(mpimap_buf)), 0, tail, 0}};
     const struct dealer_policy policy = {&p, guided_chunk, guided_read, guided_dealt, guided_back};
-    int ok = p.held && p.tail.b && p.tail.n;
+    int ok = p.held && p.tail.b;
     int rc = dealer_root(e, comm, root, size, TAG_WORK, TAG_RESULT, ok ? &policy : NULL);
     free(p.held);
     free_tail(&p.tail);

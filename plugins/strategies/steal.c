@@ -525,6 +525,21 @@ static void deliver(struct steal *s, const unsigned char *set, size_t len)
 
 /* ---- taking and giving items --------------------------------------------- */
 
+/* Root: the next items of its share still in the input, at most k, into
+ * *b; they leave the count of items left. Returns their number, or < 0. */
+static long input_take(struct steal *s, size_t k, mpimap_buf *b)
+{
+    struct queue *q = &s->q;
+    if (k > q->input_left)
+        k = (size_t)q->input_left;
+    long n = mpimap_engine_read(s->e, k, MAX_BATCH_BYTES, b);
+    if (n <= 0)
+        return n < 0 ? n : shrank();
+    q->input_left -= (uint64_t)n;
+    q->items -= (uint64_t)n;
+    return n;
+}
+
 /* The root's share, once no more than TAIL_PER_RANK items per rank of it
  * are left in the input: into the queue, so that thieves take its last
  * items, from the end, as they do from every other rank. (While it stays in
@@ -535,12 +550,9 @@ static int q_spill(struct steal *s)
 {
     struct queue *q = &s->q;
     while (q->input_left) {
-        size_t k = q->input_left < BATCH_ITEMS ? (size_t)q->input_left : BATCH_ITEMS;
-        long n = mpimap_engine_read(s->e, k, MAX_BATCH_BYTES, &s->tmp);
-        if (n <= 0)
-            return n < 0 ? (int)n : shrank();
-        q->input_left -= (uint64_t)n;
-        q->items -= (uint64_t)n; /* q_push() counts them again */
+        long n = input_take(s, BATCH_ITEMS, &s->tmp); /* q_push() counts them again */
+        if (n < 0)
+            return (int)n;
         int rc = q_push(q, get64(s->tmp.data), (uint64_t)n, s->tmp.data + BATCH_HEADER,
                         s->tmp.len - BATCH_HEADER);
         if (rc < 0)
@@ -566,12 +578,9 @@ static long q_take(struct steal *s, size_t k, const unsigned char **p, size_t *l
             return rc;
     }
     if (q->input_left) {
-        long n = mpimap_engine_read(s->e, k < q->input_left ? k : (size_t)q->input_left,
-                                    MAX_BATCH_BYTES, &s->run);
-        if (n <= 0)
-            return n < 0 ? n : shrank();
-        q->input_left -= (uint64_t)n;
-        q->items -= (uint64_t)n;
+        long n = input_take(s, k, &s->run);
+        if (n < 0)
+            return n;
         *p = s->run.data;
         *len = s->run.len;
         return n;
@@ -648,14 +657,9 @@ static int q_give(struct steal *s, uint64_t want, mpimap_buf *loot)
     if (q->input_left) {
         /* The root's input: only its head can be read. */
         while (want > 0 && loot->len < LOOT_MAX_BYTES) {
-            size_t k = want < BATCH_ITEMS ? (size_t)want : BATCH_ITEMS;
-            if (k > q->input_left)
-                k = (size_t)q->input_left;
-            long n = mpimap_engine_read(s->e, k, MAX_BATCH_BYTES, &s->tmp);
-            if (n <= 0)
-                return n < 0 ? (int)n : shrank();
-            q->input_left -= (uint64_t)n;
-            q->items -= (uint64_t)n;
+            long n = input_take(s, want < BATCH_ITEMS ? (size_t)want : BATCH_ITEMS, &s->tmp);
+            if (n < 0)
+                return (int)n;
             want -= (uint64_t)n;
             int rc = loot_add(loot, get64(s->tmp.data), (uint64_t)n,
                               s->tmp.data + BATCH_HEADER, s->tmp.len - BATCH_HEADER);
