@@ -44,6 +44,7 @@ struct wt {
     unsigned pushed, started, finished, taken;
     int work_waits, done_waits, quit;
     double per_item, last_per_item; /* EWMA and last batch's; < 0 unknown */
+    double run_start;               /* mono() when the batch running now started */
     pthread_t th;
     /* main thread only */
     uint64_t items;
@@ -100,6 +101,7 @@ static int quick_next(const struct wt *w)
 static void run_next(struct wt *w)
 {
     struct slot *s = &w->slot[w->started++ % w->nslots];
+    w->run_start = mono();
     unlock(w);
     run_slot(w, s);
     lock(w);
@@ -288,6 +290,14 @@ unsigned wt_inflight(const struct wt *w)
 {
     /* Only the main thread changes pushed and taken: no lock needed. */
     return w->pushed - w->taken;
+}
+
+double wt_running_for(struct wt *w)
+{
+    lock(w);
+    double t = w->finished != w->started ? mono() - w->run_start : 0;
+    unlock(w);
+    return t;
 }
 
 unsigned wt_queued(struct wt *w)

@@ -71,6 +71,8 @@ uint64_t wt_cancel(struct wt *w);
 unsigned wt_inflight(const struct wt *w);
 unsigned wt_queued(struct wt *w);
 uint64_t wt_items(const struct wt *w);
+/* How long the batch running now has run, in seconds (0: none runs). */
+double wt_running_for(struct wt *w);
 
 /* Nothing to do on the main thread: wait up to *nap ns for a result set
  * (a finished batch wakes it at once), or nap when none is in flight; then
