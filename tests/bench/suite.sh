@@ -22,6 +22,8 @@
 # SUITE_TRIVIAL_C1 [100000] items for mpi4py chunksize 1 in (a),
 # SUITE_BIG [10000000] items in (d)'s second function row (0: skip it),
 # SUITE_RANKS ["2 4"] rank counts in (b), SUITE_PER_RANK [50], SUITE_MEAN_MS [20],
+# SUITE_KINDS ["lognormal pareto asc desc"] the lists of (b) (workload.c has
+# heavydesc, bimodal and expo too),
 # SUITE_SEEDS [200] lists of each kind whose in-order figure (b) gives too,
 # SUITE_SCALE ["1 2 4 8"], SUITE_SCALE_ITEMS [400], SUITE_SCALE_MEAN_MS [10],
 # SUITE_CMD_ITEMS [2000] items in (d)'s command row, SUITE_REPS [3],
@@ -344,7 +346,7 @@ fi
 if has_part b; then
 for ranks in $ranks_list; do
 nb=$((ranks * per_rank))
-workloads=(lognormal pareto asc desc)
+read -r -a workloads <<<"${SUITE_KINDS:-lognormal pareto asc desc}"
 unset cell
 declare -A cell
 for wl in "${workloads[@]}"; do

@@ -12,6 +12,12 @@
  *       pareto      Pareto, alpha 1.5 (heavy tail: infinite variance)
  *       asc, desc   the lognormal list sorted ascending / descending (the
  *                   big items last: worst for dealing in order; first: best)
+ *   and, beyond the issue's four (suite.sh's SUITE_KINDS):
+ *       heavydesc   lognormal, sigma 1.5, sorted descending: the first items
+ *                   are each a large part of a rank's share (worst for a
+ *                   queue that takes items before their cost is known)
+ *       bimodal     one item in ten 30 times as long as the others
+ *       expo        exponential
  */
 #include <math.h>
 #include <stdint.h>
@@ -49,7 +55,8 @@ static int descending(const void *a, const void *b) { return ascending(b, a); }
 int main(int argc, char **argv)
 {
     if (argc < 4 || argc > 5) {
-        fprintf(stderr, "usage: workload const|lognormal|pareto|asc|desc N MEAN_MS [SEED]\n");
+        fprintf(stderr, "usage: workload const|lognormal|pareto|asc|desc|heavydesc|bimodal|expo"
+                        " N MEAN_MS [SEED]\n");
         return 2;
     }
     const char *kind = argv[1];
@@ -67,7 +74,9 @@ int main(int argc, char **argv)
         return 1;
     }
     int lognormal = !strcmp(kind, "lognormal") || !strcmp(kind, "asc") || !strcmp(kind, "desc");
-    if (!lognormal && strcmp(kind, "pareto") && strcmp(kind, "const")) {
+    int heavy = !strcmp(kind, "heavydesc");
+    if (!lognormal && !heavy && strcmp(kind, "pareto") && strcmp(kind, "const") &&
+        strcmp(kind, "bimodal") && strcmp(kind, "expo")) {
         fprintf(stderr, "workload: unknown kind '%s'\n", kind);
         free(x);
         return 2;
@@ -76,15 +85,21 @@ int main(int argc, char **argv)
     for (unsigned long i = 0; i < n; i++) {
         if (lognormal)
             x[i] = exp(normal(&seed)); /* mu 0, sigma 1 */
+        else if (heavy)
+            x[i] = exp(1.5 * normal(&seed));
         else if (!strcmp(kind, "pareto"))
             x[i] = pow(uniform(&seed), -1 / 1.5); /* x_m 1, alpha 1.5 */
+        else if (!strcmp(kind, "bimodal"))
+            x[i] = uniform(&seed) < 0.1 ? 30 : 1;
+        else if (!strcmp(kind, "expo"))
+            x[i] = -log(uniform(&seed));
         else
             x[i] = 1;
         sum += x[i];
     }
     if (!strcmp(kind, "asc"))
         qsort(x, n, sizeof *x, ascending);
-    else if (!strcmp(kind, "desc"))
+    else if (!strcmp(kind, "desc") || heavy)
         qsort(x, n, sizeof *x, descending);
     for (unsigned long i = 0; i < n; i++)
         printf("%.3f\n", x[i] * mean * (double)n / sum);
