@@ -239,14 +239,17 @@ struct policy {
  * or more on average), one chunk queued behind the one running, not two: a
  * chunk queued behind a long one waits there while another rank may run
  * dry. On a list sorted longest first, the rank with the first item had
- * two more queued behind it: 0.94 efficiency on 4 ranks (lognormal, sigma
- * 1.5, seed 5), now 0.997; over other lists (4 ranks, five lists each,
- * three runs) it changed lognormal and Pareto lists by less than their
- * noise and exponential ones from 0.979 to 0.968 (two short items in a row
- * leave a rank waiting for the dealer). Not none: the dealer's answer takes
- * up to a few milliseconds (naps on both sides; 3 ms measured between a
- * rank's items, 15 % of a 20 ms item): with none queued, ascending lists
- * reached 0.975 instead of 0.985. */
+ * two more queued behind it (0.94 efficiency on 4 ranks on one such list,
+ * now 0.997), and on suite.sh's bimodal list (4 ranks) two long items
+ * queued on one rank at the end: 0.872, now 0.966. Over other lists (4
+ * ranks, five lists each, three runs) it changed lognormal and Pareto
+ * lists by less than their noise and exponential ones from 0.979 to 0.968
+ * (two short items in a row leave a rank waiting for the dealer). The
+ * same rule in pool lost on bimodal lists (0.947 to 0.924, four lists, two
+ * runs each), so pool keeps two. Not none: the dealer's answer takes up to
+ * a few milliseconds (naps on both sides; 3 ms measured between a rank's
+ * items, 15 % of a 20 ms item): with none queued, ascending lists reached
+ * 0.975 instead of 0.985. */
 static size_t guided_chunk(void *self, int w, unsigned k, int held)
 {
     struct policy *p = self;
