@@ -27,7 +27,8 @@ N=48
 ran_with_first() {
     mm 0 "$T/out" "$T/err" -n $NP -s "$1" -i "$T/items" --joblog "$T/log" --function "$SLEEP"
     same "$T/items" "$T/out" "$1: every result, in input order"
-    [ "$(awk -F'\t' 'NR > 1 {print $1}' "$T/log" | sort -n | uniq | wc -l)" = $N ] ||
+    [ "$(awk -F'\t' 'NR > 1 {print $1}' "$T/log" | sort -n | uniq | wc -l)" = $N ] &&
+        [ "$(awk 'END {print NR - 1}' "$T/log")" = $N ] ||
         fail "$1: the joblog does not have every item once: $(cat "$T/log")"
     local r
     r=$(awk -F'\t' 'NR > 1 && $1 == 0 {print $2}' "$T/log")
