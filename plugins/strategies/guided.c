@@ -77,7 +77,6 @@
 #define DECIDE_ITEMS 16
 #define COUNT_MIN_SECONDS 1e-6
 #define TAIL_PER_RANK 6
-#define LONG_ITEM_SECONDS 0.005 /* items this long: one chunk queued, not two */
 
 /* ---- chunk sizes --------------------------------------------------------- */
 
@@ -235,7 +234,7 @@ struct policy {
 /* One factoring chunk at a time per rank; the chunks queued behind it are
  * of the minimum size, so that a queue never holds more than its share.
  * Until an item has been timed, one chunk per rank: nothing is known of
- * the items yet. In the tail, and when items are long (LONG_ITEM_SECONDS
+ * the items yet. In the tail, and when items are long (WT_LONG_ITEM_SECONDS
  * or more on average), one chunk queued behind the one running, not two: a
  * chunk queued behind a long one waits there while another rank may run
  * dry. On a list sorted longest first, the rank with the first item had
@@ -256,7 +255,7 @@ static size_t guided_chunk(void *self, int w, unsigned k, int held)
     (void)k;
     if (held >= 1 && p->g.mean < 0)
         return 0;
-    if (held >= 2 && (p->tail.filled || p->g.mean >= LONG_ITEM_SECONDS))
+    if (held >= 2 && (p->tail.filled || p->g.mean >= WT_LONG_ITEM_SECONDS))
         return 0;
     return holds_big(&p->held[w]) ? min_chunk(&p->g) : next_chunk(&p->g);
 }

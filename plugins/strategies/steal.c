@@ -104,7 +104,6 @@
 #define NAP_MIN_NS 50000L
 #define NAP_MAX_NS 200000L
 #define AHEAD 1              /* runs waiting in the compute thread */
-#define LONG_ITEM_SECONDS 0.005 /* items this long: none waiting */
 #define TAIL_PER_RANK 6      /* the root's last items spilled into its queue */
 
 /* The wire format of batches (core/engine.h): u64 first, u64 count, then
@@ -1004,7 +1003,7 @@ static uint64_t low_water(const struct steal *s)
 
 /* Hand the compute thread its next run, while it has fewer than AHEAD runs
  * waiting: the rest of the queue stays here, for thieves. With items of
- * LONG_ITEM_SECONDS or more, none waits: the next one is handed over when
+ * WT_LONG_ITEM_SECONDS or more, none waits: the next one is handed over when
  * the last one ends (the main thread is woken at once; the hand-over costs
  * some 0.1 ms against items of 5 ms and more), so a thief can take every
  * item not yet running. So too while no item has been timed: the first
@@ -1013,7 +1012,7 @@ static uint64_t low_water(const struct steal *s)
 static int feed(struct steal *s)
 {
     int fed = 0;
-    int longish = (s->mean < 0 || s->mean >= LONG_ITEM_SECONDS) && !s->user;
+    int longish = (s->mean < 0 || s->mean >= WT_LONG_ITEM_SECONDS) && !s->user;
     while (!s->broken && s->q.items && s->results_out < RESULTS_IN_FLIGHT &&
            s->results_bytes < RESULT_BYTES_IN_FLIGHT &&
            (longish ? wt_inflight(s->wt) == 0 : wt_queued(s->wt) < AHEAD)) {

@@ -69,9 +69,9 @@ static double mono(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void run_slot(struct wt *w, struct slot *s)
+/* Run a batch that started at t0 (mono()). */
+static void run_slot(struct wt *w, struct slot *s, double t0)
 {
-    double t0 = mono();
     s->rc = mpimap_engine_run(w->e, s->batch.data, s->batch.len, &s->results);
     s->per_item = (mono() - t0) / (double)(s->count ? s->count : 1);
 }
@@ -101,9 +101,9 @@ static int quick_next(const struct wt *w)
 static void run_next(struct wt *w)
 {
     struct slot *s = &w->slot[w->started++ % w->nslots];
-    w->run_start = mono();
+    double t0 = w->run_start = mono();
     unlock(w);
-    run_slot(w, s);
+    run_slot(w, s, t0);
     lock(w);
     note_time(w, s);
     w->finished++;

@@ -37,6 +37,10 @@
  * long runs on the main thread, in wt_pump(), when the compute thread is
  * idle. */
 #define WT_INLINE_SECONDS 20e-6
+/* Items this long on average (seconds) are long: a strategy keeps fewer of
+ * them waiting in a rank's queue, where nobody else can take them (guided
+ * one chunk behind the one running, steal none). */
+#define WT_LONG_ITEM_SECONDS 0.005
 
 struct wt;
 
