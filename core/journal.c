@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "journal.h"
+#include "varint.h"
 #include "wire.h"
 
 /* ---- CRC-32C, slicing by 8 ----------------------------------------------- */
@@ -149,39 +150,6 @@ static int walk_old(const unsigned char *p, uint64_t rl, uint64_t at, mpimap_jou
     }
     return 0;
 }
-
-/* A varint at *pp (before end) into *v, *pp past it: 0, or -1 when it runs
- * past end, is longer than 10 bytes or is past 2^64 - 1. */
-static int get_varint_long(const unsigned char **pp, const unsigned char *end, uint64_t *v)
-{
-    const unsigned char *p = *pp;
-    uint64_t r = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (p == end)
-            return -1;
-        unsigned b = *p++;
-        if (shift == 63 && b > 1)
-            return -1; /* past 64 bits, or an 11th byte */
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if (b < 0x80) {
-            *v = r;
-            *pp = p;
-            return 0;
-        }
-    }
-    return -1; /* not reached */
-}
-
-static inline int get_varint(const unsigned char **pp, const unsigned char *end, uint64_t *v)
-{
-    if (*pp < end && **pp < 0x80) {
-        *v = *(*pp)++;
-        return 0;
-    }
-    return get_varint_long(pp, end, v);
-}
-
-static inline uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (0 - (z & 1)); }
 
 /* Read a compact entry at *pp (before end) into *en but its start (and
  * with over < 0 its index, not checked), its start delta into
@@ -409,22 +377,6 @@ struct mpimap_journal {
 /* A record's header and base. */
 #define RECORD_START (MPIMAP_JOURNAL_RECORD_HEADER + MPIMAP_JOURNAL_COMPACT_BASE)
 #define NS_CAP ((int64_t)1 << 62)
-
-static inline unsigned char *put_varint(unsigned char *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (unsigned char)v;
-    return p;
-}
-
-static inline uint64_t zigzag(int64_t x)
-{
-    uint64_t u = (uint64_t)x;
-    return (u << 1) ^ (0 - (u >> 63));
-}
 
 /* d rounded to the nearest integer (halves to even), for |d| < 2^63:
  * below 2^51 adding and taking away 1.5 x 2^52 leaves no fraction (the
