@@ -77,23 +77,9 @@ int mpimap_results_range(const void *results, size_t len, uint64_t *first,
 
 double mpimap_results_busy(const void *results, size_t len)
 {
-    uint64_t first, count;
-    if (mpimap_results_range(results, len, &first, &count) < 0)
+    if (!results || len < MPIMAP_RESULTS_HEADER)
         return 0.0;
-    const unsigned char *p = results;
-    size_t off = MPIMAP_RESULTS_HEADER;
-    double busy = 0.0;
-    for (uint64_t i = 0; i < count; i++) {
-        if (len - off < MPIMAP_RESULT_RECORD_HEADER)
-            break;
-        busy += get_f64(p + off + 16);
-        uint64_t n = get_u64(p + off + 24);
-        off += MPIMAP_RESULT_RECORD_HEADER;
-        if (n > len - off)
-            break;
-        off += n;
-    }
-    return busy;
+    return get_f64((const unsigned char *)results + 40);
 }
 
 /* ---- input (root) ------------------------------------------------------- */
@@ -273,11 +259,13 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
     /* One clock read per item: an item's end is the next one's start
      * (a clock read costs about as much as a trivial item). The clock is
      * read afresh after anything slow between two items: a failure's
-     * reason, or a reallocation of the result set. The records hold ticks
-     * until the batch is over, then seconds (itemclock.h). */
+     * reason, or a reallocation of the result set. A record's varints are
+     * known only once its handler has written the result after the room
+     * kept for them: the result then moves back over what was not used
+     * (nothing, for a trivial item). */
     mpimap_clock clk;
     mpimap_clock_begin(&clk);
-    uint64_t t0 = clk.k0;
+    uint64_t t0 = clk.k0, ended = clk.k0, busy = 0;
     int stale = 0;
     size_t off = MPIMAP_BATCH_HEADER;
     for (uint64_t i = 0; i < count; i++) {
@@ -291,12 +279,12 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
         off += 8 + n + 1;
 
         size_t rec = results->len;
-        if (results->cap - rec < MPIMAP_RESULT_RECORD_HEADER) {
-            if ((rc = mpimap_buf_reserve(results, rec + MPIMAP_RESULT_RECORD_HEADER)) < 0)
+        if (results->cap - rec < MPIMAP_RESULT_RECORD_MAX) {
+            if ((rc = mpimap_buf_reserve(results, rec + MPIMAP_RESULT_RECORD_MAX)) < 0)
                 return rc;
             stale = 1;
         }
-        results->len = rec + MPIMAP_RESULT_RECORD_HEADER;
+        results->len = rec + MPIMAP_RESULT_RECORD_MAX;
         mpimap_result res = {results, results->len, 0, 0, NULL};
         if (stale) {
             t0 = mpimap_clock_read(&clk);
@@ -310,7 +298,7 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
             free(res.reason);
             return MPIMAP_ENOMEM;
         }
-        uint32_t status = MPIMAP_ITEM_OK;
+        uint64_t status = MPIMAP_ITEM_OK;
         if (hrc != 0 || res.failed) {
             status = MPIMAP_ITEM_FAILED;
             stale = 1;
@@ -330,23 +318,24 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
             if (rc < 0)
                 return rc;
         }
+        size_t rl = results->len - res.start;
+        uint64_t took = t1 > t0 ? t1 - t0 : 0;
         unsigned char *h = results->data + rec;
-        put_u32(h, status);
-        put_u32(h + 4, 0);
-        put_u64(h + 8, t0);
-        put_u64(h + 16, t1);
-        put_u64(h + 24, results->len - res.start);
+        unsigned char *q = put_varint(h, (uint64_t)rl << 1 | status);
+        q = put_varint(q, t0 > ended ? t0 - ended : 0);
+        q = put_varint(q, took);
+        if (rl && q != results->data + res.start)
+            memmove(q, results->data + res.start, rl);
+        results->len = (size_t)(q - results->data) + rl;
+        busy += took;
+        ended = (t0 > ended ? t0 : ended) + took;
         t0 = t1;
     }
     e->current = UINT64_MAX;
     mpimap_clock_end(&clk);
-    unsigned char *h = results->data + MPIMAP_RESULTS_HEADER;
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t a = get_u64(h + 8), b = get_u64(h + 16);
-        put_f64(h + 8, mpimap_clock_wall(&clk, a));
-        put_f64(h + 16, mpimap_clock_span(&clk, a, b));
-        h += MPIMAP_RESULT_RECORD_HEADER + get_u64(h + 24);
-    }
+    put_f64(results->data + 24, clk.wall0);
+    put_f64(results->data + 32, clk.spt);
+    put_f64(results->data + 40, (double)busy * clk.spt);
     return 0;
 }
 
@@ -361,19 +350,21 @@ static int each_result(const mpimap_engine *e, const unsigned char *p, size_t le
 {
     uint64_t first = get_u64(p), count = get_u64(p + 8);
     int rank = (int)get_u32(p + 16);
-    size_t off = MPIMAP_RESULTS_HEADER;
+    double wall0 = get_f64(p + 24), spt = get_f64(p + 32);
+    const unsigned char *q = p + MPIMAP_RESULTS_HEADER, *end = p + len;
+    uint64_t at = 0; /* ticks from wall0 to the end of the item before */
     for (uint64_t i = 0; i < count; i++) {
-        if (len - off < MPIMAP_RESULT_RECORD_HEADER)
+        uint64_t ls, gap, took;
+        if (get_varint(&q, end, &ls) < 0 || get_varint(&q, end, &gap) < 0 ||
+            get_varint(&q, end, &took) < 0 || ls >> 1 > (uint64_t)(end - q))
             return MPIMAP_EINVAL;
-        const unsigned char *h = p + off;
-        uint64_t n = get_u64(h + 24);
-        off += MPIMAP_RESULT_RECORD_HEADER;
-        if (n > len - off)
-            return MPIMAP_EINVAL;
+        size_t n = (size_t)(ls >> 1);
         uint64_t idx = e->runs ? mpimap_runs_item(e->runs, first + i) : first + i;
-        mpimap_done d = {idx, (int)get_u32(h), rank, get_f64(h + 8), get_f64(h + 16),
-                         p + off, (size_t)n};
-        off += n;
+        at += gap;
+        mpimap_done d = {idx, (int)(ls & 1), rank, wall0 + (double)at * spt,
+                         (double)took * spt, q, n};
+        at += took;
+        q += n;
         if (failed && d.status != MPIMAP_ITEM_OK)
             (*failed)++;
         int rc = fn(self, &d);

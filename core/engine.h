@@ -7,12 +7,16 @@
  * Wire formats (native byte order: every rank of a job runs the same
  * binary on the same kind of machine):
  *   batch:      u64 first, u64 count, then count x { u64 len, len bytes, NUL }
- *   result set: u64 first, u64 count, u32 rank, u32 0,
- *               then count x { u32 status, u32 0, f64 start, f64 duration,
- *                              u64 len, len bytes }
+ *   result set: u64 first, u64 count, u32 rank, u32 0, f64 wall0, f64 spt,
+ *               f64 busy, then count x { varint (len << 1 | status),
+ *               varint gap, varint duration, len bytes }
  *   where status is 0 (ok: the bytes are the result) or 1 (failed: the
- *   bytes are the reason), start is the wall-clock time (seconds since the
- *   epoch) and duration the handler's run time in seconds.
+ *   bytes are the reason). Times are in ticks of the running rank's item
+ *   clock (itemclock.h), spt seconds each, counted from wall0 (wall-clock
+ *   seconds since the epoch): an item starts gap ticks after the one
+ *   before it ended (the first: gap ticks after wall0) and runs the
+ *   handler for duration ticks. busy is the sum of the durations in
+ *   seconds. A trivial item's record takes 3 or 4 bytes.
  */
 #ifndef MPIMAP_CORE_ENGINE_H
 #define MPIMAP_CORE_ENGINE_H
@@ -24,9 +28,12 @@
 #include <mpimap/plugin.h>
 #include <mpimap/strategy.h>
 
+#include "varint.h"
+
 #define MPIMAP_BATCH_HEADER 16u
-#define MPIMAP_RESULTS_HEADER 24u
-#define MPIMAP_RESULT_RECORD_HEADER 32u
+#define MPIMAP_RESULTS_HEADER 48u
+/* The most bytes of a result record before its data: three varints. */
+#define MPIMAP_RESULT_RECORD_MAX (3 * MPIMAP_VARINT_MAX)
 
 enum { MPIMAP_ITEM_OK = 0, MPIMAP_ITEM_FAILED = 1 };
 
