@@ -348,32 +348,20 @@ static int each_result(const mpimap_engine *e, const unsigned char *p, size_t le
                        int (*fn2)(void *self, const mpimap_done *d), void *self,
                        uint64_t *failed)
 {
-    uint64_t first = get_u64(p), count = get_u64(p + 8);
-    int rank = (int)get_u32(p + 16);
-    double wall0 = get_f64(p + 24), spt = get_f64(p + 32);
-    const unsigned char *q = p + MPIMAP_RESULTS_HEADER, *end = p + len;
-    uint64_t at = 0; /* ticks from wall0 to the end of the item before */
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t ls, gap, took;
-        if (get_varint(&q, end, &ls) < 0 || get_varint(&q, end, &gap) < 0 ||
-            get_varint(&q, end, &took) < 0 || ls >> 1 > (uint64_t)(end - q))
-            return MPIMAP_EINVAL;
-        size_t n = (size_t)(ls >> 1);
-        uint64_t idx = e->runs ? mpimap_runs_item(e->runs, first + i) : first + i;
-        at += gap;
-        mpimap_done d = {idx, (int)(ls & 1), rank, wall0 + (double)at * spt,
-                         (double)took * spt, q, n};
-        at += took;
-        q += n;
+    mpimap_results_iter it;
+    mpimap_results_rec r;
+    int rc = mpimap_results_begin(&it, p, len);
+    while (rc == 0 && (rc = mpimap_results_next(&it, &r)) == 1) {
+        uint64_t pos = it.first + it.i - 1;
+        uint64_t idx = e->runs ? mpimap_runs_item(e->runs, pos) : pos;
+        mpimap_done d = {idx, r.status, it.rank, r.start, r.duration, r.data, r.len};
         if (failed && d.status != MPIMAP_ITEM_OK)
             (*failed)++;
-        int rc = fn(self, &d);
+        rc = fn(self, &d);
         if (rc == 0 && fn2)
             rc = fn2(self, &d);
-        if (rc < 0)
-            return rc;
     }
-    return 0;
+    return rc;
 }
 
 /* Put the set p to the sink, in order; arriving (arrive(), then arrived()

@@ -28,10 +28,10 @@
 #include <mpimap/plugin.h>
 #include <mpimap/strategy.h>
 
+#include "resultset.h"
 #include "varint.h"
 
 #define MPIMAP_BATCH_HEADER 16u
-#define MPIMAP_RESULTS_HEADER 48u
 /* The most bytes of a result record before its data: three varints. */
 #define MPIMAP_RESULT_RECORD_MAX (3 * MPIMAP_VARINT_MAX)
 
