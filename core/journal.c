@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "journal.h"
+#include "resultset.h"
 #include "varint.h"
 #include "wire.h"
 
@@ -320,13 +321,16 @@ int mpimap_journal_scan(const char *path, mpimap_journal_cb cb, void *ctx, size_
 
 /* ---- writing -------------------------------------------------------------
  *
- * The map's thread adds entries to a staging buffer (no lock), and hands
- * them over once per result set (mpimap_journal_sync(j, 0)); a flusher
- * thread writes what was handed over as one record and fdatasyncs it at
- * most every interval seconds, and at once when asked (force). So results
- * become durable within the interval even when no more results arrive (a
- * long item, a job about to hit its walltime), and the map never waits for
- * the disk. */
+ * The map's thread queues what it is given (no lock): an entry's fields, or
+ * a whole result set as it came from a rank (one memcpy for thousands of
+ * items), and hands the queue over once per result set
+ * (mpimap_journal_sync(j, 0)). A flusher thread encodes what was handed
+ * over as compact entries, writes them as one record (or more) and
+ * fdatasyncs it at most every interval seconds, and at once when asked
+ * (force). So the map's thread spends a memcpy on an item, not its
+ * encoding; results become durable within the interval even when no more
+ * results arrive (a long item, a job about to hit its walltime), and the
+ * map never waits for the disk. */
 
 /* Handed over and not yet written: past JOURNAL_HURRY the flusher writes
  * without waiting for the interval; past JOURNAL_BACKLOG the map thread
@@ -334,39 +338,44 @@ int mpimap_journal_scan(const char *path, mpimap_journal_cb cb, void *ctx, size_
 #define JOURNAL_HURRY ((size_t)8 << 20)
 #define JOURNAL_BACKLOG ((size_t)16 << 20)
 
+/* The queue's elements: a tag byte, then
+ *   QUEUE_ENTRY: u64 index, u32 status, u32 rank, f64 start,
+ *                f64 duration, u64 n, n bytes
+ *   QUEUE_SET:   u64 index of its first item, u64 n, n bytes of a result
+ *                set (engine.h) */
+enum { QUEUE_ENTRY = 'E', QUEUE_SET = 'S' };
+#define QUEUE_ENTRY_HEAD 41u
+#define QUEUE_SET_HEAD 17u
+
+/* The flusher's encoder: where its records' starts are counted from, the
+ * last entry encoded, the open record of the buffer being filled. */
+struct encoder {
+    double base;
+    int have_base;
+    uint64_t last_index;
+    int64_t last_ns;
+    size_t open;
+};
+
 struct mpimap_journal {
     int fd;
     double interval;
-    /* The map thread only: entries not handed over, as records (the last
-     * open: header to fill) from stage_open on. */
-    mpimap_buf stage;
-    uint64_t nstage;
-    size_t stage_open;
-    /* the stage's first entry: its index, its start (ns from base), and
-     * where its index and start fields are (to re-encode them when the
-     * stage continues the record waiting in rec) */
-    uint64_t first_index;
-    int64_t first_ns;
-    size_t first_from, first_to;
-    uint64_t last_index;       /* the last entry added */
-    int64_t last_ns;
-    double base;               /* every record's base_start */
-    int have_base;
+    /* the map thread only: what was added and not handed over */
+    mpimap_buf queue;
+    uint64_t nqueue;           /* its items */
     pthread_mutex_t lock;
     pthread_cond_t wake;       /* the flusher: something to do */
     pthread_cond_t done;       /* the map thread: a flush ended */
     pthread_t flusher;
     int stop, force;
-    mpimap_buf rec;            /* handed over, not yet written */
-    size_t rec_open;           /* its open record */
-    uint64_t rec_last_index;   /* its last entry */
-    int64_t rec_last_ns;
-    uint64_t pending;          /* entries in rec */
-    uint64_t writing;          /* entries being written */
+    mpimap_buf handed;         /* handed over, not yet taken by the flusher */
+    uint64_t pending;          /* items in handed */
+    uint64_t writing;          /* items being encoded and written */
     uint64_t durable;
     int error;                 /* errno of a failed write or sync (sticky) */
     void (*on_durable)(void *arg, uint64_t durable);
     void *on_durable_arg;
+    struct encoder enc;        /* the flusher only */
 };
 
 /* ---- compact entries ------------------------------------------------------ */
@@ -476,46 +485,152 @@ static double wall_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Encode one entry at the end of out (a new record when out is empty or
+ * index is too far from the last one). 0 or MPIMAP_ENOMEM. */
+static int encode_entry(struct encoder *en, mpimap_buf *out, uint64_t index, int status,
+                        int rank, double start, double duration, const void *data, size_t len)
+{
+    if (!en->have_base) {
+        en->base = isfinite(start) ? start : wall_now();
+        en->have_base = 1;
+    }
+    int64_t ns = start_ns(en->base, start);
+    size_t at = out->len;
+    uint64_t z;
+    int fresh = !at || !index_z(en->last_index, index, &z);
+    size_t need = (fresh ? RECORD_START : 0) + ENTRY_MAX;
+    if (len > SIZE_MAX - at - need)
+        return MPIMAP_ENOMEM;
+    if (at + need + len > out->cap) {
+        int rc = mpimap_buf_reserve(out, at + need + len);
+        if (rc < 0)
+            return rc;
+    }
+    unsigned char *b = out->data, *p = b + at;
+    int64_t prev = en->last_ns;
+    if (fresh) {
+        if (at)
+            close_record(b + en->open, at - en->open);
+        en->open = at;
+        put_u64(p + MPIMAP_JOURNAL_RECORD_HEADER, index);
+        put_f64(p + MPIMAP_JOURNAL_RECORD_HEADER + 8, en->base);
+        p += RECORD_START;
+        z = 0;
+        prev = 0;
+    }
+    *p++ = (unsigned char)status;
+    p = put_varint(p, (uint64_t)rank);
+    p = put_varint(p, z);
+    p = put_varint(p, zigzag((int64_t)((uint64_t)ns - (uint64_t)prev)));
+    p = put_varint(p, duration_ns(duration));
+    p = put_varint(p, (uint64_t)len);
+    if (len)
+        memcpy(p, data, len);
+    out->len = (size_t)(p - b) + len;
+    en->last_index = index;
+    en->last_ns = ns;
+    return 0;
+}
+
+/* Encode a queue of len bytes into out: 0, MPIMAP_ENOMEM, or MPIMAP_EINVAL
+ * for a malformed element (a result set the engine would refuse too). */
+static int encode_queue(struct encoder *en, mpimap_buf *out, const unsigned char *q, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        int rc;
+        unsigned char tag = q[off];
+        if (tag == QUEUE_ENTRY && len - off >= QUEUE_ENTRY_HEAD) {
+            const unsigned char *h = q + off + 1;
+            uint64_t n = get_u64(h + 32);
+            if (n > len - off - QUEUE_ENTRY_HEAD)
+                return MPIMAP_EINVAL;
+            rc = encode_entry(en, out, get_u64(h), (int)get_u32(h + 8), (int)get_u32(h + 12),
+                              get_f64(h + 16), get_f64(h + 24), h + 40, (size_t)n);
+            off += QUEUE_ENTRY_HEAD + n;
+        } else if (tag == QUEUE_SET && len - off >= QUEUE_SET_HEAD) {
+            uint64_t index = get_u64(q + off + 1), n = get_u64(q + off + 9);
+            if (n > len - off - QUEUE_SET_HEAD)
+                return MPIMAP_EINVAL;
+            mpimap_results_iter it;
+            mpimap_results_rec r;
+            rc = mpimap_results_begin(&it, q + off + QUEUE_SET_HEAD, (size_t)n);
+            while (rc == 0 && (rc = mpimap_results_next(&it, &r)) == 1)
+                rc = encode_entry(en, out, index + it.i - 1, r.status, it.rank, r.start,
+                                  r.duration, r.data, r.len);
+            off += QUEUE_SET_HEAD + n;
+        } else {
+            return MPIMAP_EINVAL;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The flusher: encodes what is handed over as soon as it comes (so that
+ * a sync finds little left to do), writes what it encoded and makes it
+ * durable at most once an interval, or at once when asked to hurry or
+ * when much is waiting. */
 static void *flush_loop(void *arg)
 {
     mpimap_journal *j = arg;
-    mpimap_buf out = {0};
-    double last = 0; /* when the last flush ended (wall clock) */
+    mpimap_buf out = {0}, spare = {0};
+    uint64_t encoded = 0; /* items in out */
+    double last = 0;      /* when the last write ended (wall clock) */
     pthread_mutex_lock(&j->lock);
     for (;;) {
-        while (!j->pending && !j->stop)
+        while (!j->pending && !encoded && !j->stop)
             pthread_cond_wait(&j->wake, &j->lock);
-        if (!j->pending)
+        if (!j->pending && !encoded)
             break; /* stopped, nothing left */
         if (j->error) {
             /* Past a failure nothing is written: drop, and say so. */
             j->pending = 0;
-            j->rec.len = 0;
+            j->handed.len = 0;
+            j->writing = 0;
+            encoded = 0;
+            out.len = 0;
             pthread_cond_broadcast(&j->done);
             continue;
         }
-        /* At most one flush an interval, unless asked to hurry. */
-        while (!j->force && !j->stop && wall_now() < last + j->interval) {
-            double at = last + j->interval;
-            struct timespec ts = {(time_t)at, (long)((at - (double)(time_t)at) * 1e9)};
-            pthread_cond_timedwait(&j->wake, &j->lock, &ts);
+        if (j->pending) {
+            /* Take what was handed over; encode it without the lock. */
+            mpimap_buf q = j->handed;
+            j->handed = spare;
+            j->handed.len = 0;
+            uint64_t n = j->pending;
+            j->pending = 0;
+            j->writing += n;
+            pthread_mutex_unlock(&j->lock);
+            int rc = encode_queue(&j->enc, &out, q.data, q.len);
+            spare = q;
+            pthread_mutex_lock(&j->lock);
+            encoded += n;
+            if (rc < 0) {
+                j->error = rc == MPIMAP_ENOMEM ? ENOMEM : EINVAL;
+                continue;
+            }
         }
-        /* Take what was handed over; write it without the lock. */
-        mpimap_buf t = j->rec;
-        size_t open = j->rec_open;
-        j->rec = out;
-        j->rec.len = 0;
-        out = t;
-        uint64_t n = j->pending;
-        j->pending = 0;
-        j->writing = n;
+        /* Write at most once an interval, unless asked to hurry. */
+        double now = wall_now();
+        if (!j->force && !j->stop && out.len < JOURNAL_HURRY && now < last + j->interval) {
+            if (!j->pending) {
+                double at = last + j->interval;
+                struct timespec ts = {(time_t)at, (long)((at - (double)(time_t)at) * 1e9)};
+                pthread_cond_timedwait(&j->wake, &j->lock, &ts);
+            }
+            continue;
+        }
+        uint64_t n = encoded;
         j->force = 0;
         pthread_mutex_unlock(&j->lock);
-        int e = flush_record(j->fd, &out, open);
+        int e = out.len ? flush_record(j->fd, &out, j->enc.open) : 0;
         out.len = 0;
+        encoded = 0;
         last = wall_now();
         pthread_mutex_lock(&j->lock);
-        j->writing = 0;
+        j->writing -= n;
         if (e)
             j->error = e;
         else
@@ -530,6 +645,7 @@ static void *flush_loop(void *arg)
     }
     pthread_mutex_unlock(&j->lock);
     mpimap_buf_free(&out);
+    mpimap_buf_free(&spare);
     return NULL;
 }
 
@@ -570,106 +686,83 @@ int mpimap_journal_create(mpimap_journal **out, const char *path, double interva
     return 0;
 }
 
+/* Room at the end of the queue for an element of head + len bytes (its
+ * data copied in after the head), or NULL with *rc set. */
+static unsigned char *queue_put(mpimap_journal *j, size_t head, const void *data, size_t len,
+                                int *rc)
+{
+    size_t at = j->queue.len;
+    if (len > SIZE_MAX - at - head) {
+        *rc = MPIMAP_ENOMEM;
+        return NULL;
+    }
+    if ((*rc = mpimap_buf_reserve(&j->queue, at + head + len)) < 0)
+        return NULL;
+    unsigned char *p = j->queue.data + at;
+    if (len)
+        memcpy(p + head, data, len);
+    j->queue.len = at + head + len;
+    return p;
+}
+
 int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
                        double start, double duration, const void *data, size_t len)
 {
     if ((unsigned)status > MPIMAP_JOURNAL_DIED || rank < 0)
         return MPIMAP_EINVAL;
-    if (!j->have_base) {
-        j->base = isfinite(start) ? start : wall_now();
-        j->have_base = 1;
-    }
-    int64_t ns = start_ns(j->base, start);
-    size_t at = j->stage.len;
-    uint64_t z;
-    /* A record of its own when the stage is empty or index too far. */
-    int fresh = !at || !index_z(j->last_index, index, &z);
-    size_t need = (fresh ? RECORD_START : 0) + ENTRY_MAX;
-    if (len > SIZE_MAX - at - need)
-        return MPIMAP_ENOMEM;
-    if (at + need + len > j->stage.cap) {
-        int rc = mpimap_buf_reserve(&j->stage, at + need + len);
-        if (rc < 0)
-            return rc;
-    }
-    unsigned char *b = j->stage.data, *p = b + at;
-    int64_t prev = j->last_ns;
-    if (fresh) {
-        if (at)
-            close_record(b + j->stage_open, at - j->stage_open);
-        j->stage_open = at;
-        put_u64(p + MPIMAP_JOURNAL_RECORD_HEADER, index);
-        put_f64(p + MPIMAP_JOURNAL_RECORD_HEADER + 8, j->base);
-        p += RECORD_START;
-        z = 0;
-        prev = 0;
-    }
-    *p++ = (unsigned char)status;
-    p = put_varint(p, (uint64_t)rank);
-    unsigned char *from = p;
-    p = put_varint(p, z);
-    p = put_varint(p, zigzag((int64_t)((uint64_t)ns - (uint64_t)prev)));
-    if (!at) {
-        j->first_index = index;
-        j->first_ns = ns;
-        j->first_from = (size_t)(from - b);
-        j->first_to = (size_t)(p - b);
-    }
-    p = put_varint(p, duration_ns(duration));
-    p = put_varint(p, (uint64_t)len);
-    if (len)
-        memcpy(p, data, len);
-    j->stage.len = (size_t)(p - b) + len;
-    j->last_index = index;
-    j->last_ns = ns;
-    j->nstage++;
+    int rc;
+    unsigned char *p = queue_put(j, QUEUE_ENTRY_HEAD, data, len, &rc);
+    if (!p)
+        return rc;
+    p[0] = QUEUE_ENTRY;
+    put_u64(p + 1, index);
+    put_u32(p + 9, (uint32_t)status);
+    put_u32(p + 13, (uint32_t)rank);
+    put_f64(p + 17, start);
+    put_f64(p + 25, duration);
+    put_u64(p + 33, (uint64_t)len);
+    j->nqueue++;
     return 0;
 }
 
-/* Hand the staged entries to the flusher (lock held). */
+int mpimap_journal_add_set(mpimap_journal *j, uint64_t index, const void *set, size_t len)
+{
+    mpimap_results_iter it;
+    if (mpimap_results_begin(&it, set, len) < 0 || it.rank < 0)
+        return MPIMAP_EINVAL;
+    int rc;
+    unsigned char *p = queue_put(j, QUEUE_SET_HEAD, set, len, &rc);
+    if (!p)
+        return rc;
+    p[0] = QUEUE_SET;
+    put_u64(p + 1, index);
+    put_u64(p + 9, (uint64_t)len);
+    j->nqueue += it.count;
+    return 0;
+}
+
+/* Hand the queue to the flusher (lock held). */
 static int hand_over(mpimap_journal *j)
 {
-    if (!j->nstage)
+    if (!j->queue.len)
         return 0;
-    uint64_t z;
-    if (!j->rec.len) {
-        mpimap_buf t = j->rec;
-        j->rec = j->stage;
-        j->rec_open = j->stage_open;
-        j->stage = t;
-    } else if (j->stage_open == 0 && index_z(j->rec_last_index, j->first_index, &z)) {
-        /* One record that continues the open one: its header and base go,
-         * its first entry's index and start fields follow rec's last. */
-        size_t head = j->first_from - RECORD_START;
-        size_t rest = j->stage.len - j->first_to;
-        int rc = mpimap_buf_reserve(&j->rec, j->rec.len + head + 20 + rest);
-        if (rc < 0)
-            return rc;
-        unsigned char *p = j->rec.data + j->rec.len;
-        memcpy(p, j->stage.data + RECORD_START, head);
-        p = put_varint(p + head, z);
-        p = put_varint(p, zigzag((int64_t)((uint64_t)j->first_ns - (uint64_t)j->rec_last_ns)));
-        memcpy(p, j->stage.data + j->first_to, rest);
-        j->rec.len = (size_t)(p - j->rec.data) + rest;
+    if (!j->handed.len) {
+        mpimap_buf t = j->handed;
+        j->handed = j->queue;
+        j->queue = t;
     } else {
-        /* Records of their own after rec's. */
-        int rc = mpimap_buf_reserve(&j->rec, j->rec.len + j->stage.len);
+        int rc = mpimap_buf_reserve(&j->handed, j->handed.len + j->queue.len);
         if (rc < 0)
             return rc;
-        close_record(j->rec.data + j->rec_open, j->rec.len - j->rec_open);
-        memcpy(j->rec.data + j->rec.len, j->stage.data, j->stage.len);
-        j->rec_open = j->rec.len + j->stage_open;
-        j->rec.len += j->stage.len;
+        memcpy(j->handed.data + j->handed.len, j->queue.data, j->queue.len);
+        j->handed.len += j->queue.len;
     }
-    j->stage.len = 0;
-    j->stage_open = 0;
-    j->rec_last_index = j->last_index;
-    j->rec_last_ns = j->last_ns;
+    j->queue.len = 0;
     int was_idle = !j->pending;
-    j->pending += j->nstage;
-    j->nstage = 0;
+    j->pending += j->nqueue;
+    j->nqueue = 0;
     /* Much waiting: do not let memory grow until the interval is up. */
-    if (j->rec.len > JOURNAL_HURRY)
+    if (j->handed.len > JOURNAL_HURRY)
         j->force = 1;
     if (was_idle || j->force)
         pthread_cond_signal(&j->wake);
@@ -682,7 +775,7 @@ int mpimap_journal_sync(mpimap_journal *j, int force)
     int rc = hand_over(j);
     /* Results faster than the disk takes them (trivial items by the
      * million): wait for the flusher rather than hold them all in memory. */
-    while (rc == 0 && !force && !j->error && j->rec.len > JOURNAL_BACKLOG) {
+    while (rc == 0 && !force && !j->error && j->handed.len > JOURNAL_BACKLOG) {
         j->force = 1;
         pthread_cond_signal(&j->wake);
         pthread_cond_wait(&j->done, &j->lock);
@@ -724,7 +817,7 @@ uint64_t mpimap_journal_pending(const mpimap_journal *j)
     if (!j)
         return 0;
     pthread_mutex_lock((pthread_mutex_t *)&j->lock);
-    uint64_t p = j->nstage + j->pending + j->writing;
+    uint64_t p = j->nqueue + j->pending + j->writing;
     pthread_mutex_unlock((pthread_mutex_t *)&j->lock);
     return p;
 }
@@ -747,8 +840,8 @@ int mpimap_journal_close(mpimap_journal *j)
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->wake);
     pthread_cond_destroy(&j->done);
-    mpimap_buf_free(&j->stage);
-    mpimap_buf_free(&j->rec);
+    mpimap_buf_free(&j->queue);
+    mpimap_buf_free(&j->handed);
     free(j);
     errno = saved;
     return rc < 0 ? rc : 0;

@@ -41,14 +41,14 @@
  * machine). An entry's data is stored as it is, at its offset.
  *
  * The writer counts every start in whole ns from one base_start, the first
- * start it is given (appending entries to a record waiting for the disk
- * then re-encodes only the first one), and rounds each once: a start reads
- * back within 0.5 ns and the double's rounding. A trivial entry (the next
- * index, the same rank, no result, times under a microsecond) takes 6 to 8
- * bytes. What was handed over since the last write is written as one
- * record (or more: an index 2^63 or more from the one expected starts
- * another) with one write(), and synced with fdatasync() at most every
- * interval seconds, by a thread of its own: a crash loses at most the
+ * start it is given, and rounds each once: a start reads back within 0.5
+ * ns and the double's rounding. A trivial entry (the next index, the same
+ * rank, no result, times under a microsecond) takes 6 to 8 bytes. The map's
+ * thread only queues what it is given; a thread of the journal's own
+ * encodes it as it is handed over, writes what it encoded since the last
+ * write as one record (or more: an index 2^63 or more from the one
+ * expected starts another) with one write(), and syncs it with
+ * fdatasync(), at most every interval seconds: a crash loses at most the
  * last interval's items, which simply run again. A torn or corrupt record
  * (short, bad magic, bad crc, malformed entries) ends the file: it and
  * everything after it are ignored, never read as results.
@@ -125,12 +125,22 @@ int mpimap_journal_create(mpimap_journal **j, const char *path, double interval)
 void mpimap_journal_on_durable(mpimap_journal *j, void (*cb)(void *arg, uint64_t durable),
                                void *arg);
 
-/* Add one entry (memory only, not yet handed over), compact. A duration
- * that is negative or NaN is written as 0, one of 2^62 ns or more as 2^62
- * ns; a start that is not finite as base_start, one 2^62 ns or more from
- * it as that far. MPIMAP_EINVAL: status not one of the three, rank < 0. */
+/* Add one entry (memory only, not yet handed over; the flusher encodes it
+ * compact). A duration that is negative or NaN is written as 0, one of
+ * 2^62 ns or more as 2^62 ns; a start that is not finite as base_start,
+ * one 2^62 ns or more from it as that far. MPIMAP_EINVAL: status not one
+ * of the three, rank < 0. */
 int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
                        double start, double duration, const void *data, size_t len);
+
+/* Add an entry for every result of a result set (engine.h) whose first
+ * item is item index, the next index + 1 and so on: the set is copied as
+ * it is and encoded by the flusher, entry for entry what
+ * mpimap_journal_add() would write for each of its results. MPIMAP_EINVAL
+ * when it is shorter than its header; a set malformed further on fails the
+ * journal (MPIMAP_EIO from the next sync, errno EINVAL) when the flusher
+ * reads it. */
+int mpimap_journal_add_set(mpimap_journal *j, uint64_t index, const void *set, size_t len);
 
 /* Hand the entries added so far to the flusher (it writes them as one or
  * more records within the interval, also when nothing more comes); with

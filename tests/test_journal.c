@@ -2,6 +2,7 @@
 /* test_journal.c - the journal (journal.c), the ledger read from journals
  * (ledger.c) and the results assembled from them (assemble.c). */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -978,6 +979,126 @@ START_TEST(trivial_entries_are_small)
 }
 END_TEST
 
+/* A result set (engine.h) by hand: rank 3, wall0 1000.25 s, ticks of
+ * 0.4 ns; records { status, gap, duration (ticks), data }. */
+static const struct {
+    unsigned status;
+    uint64_t gap, took;
+    const char *data;
+} set_recs[] = {
+    {0, 0, 100, ""},          {0, 0, 90, "a"},
+    {1, 7, 1000, "it broke"}, {0, 0, 130, "xyz"},
+    {0, 1u << 20, 5, ""},     {0, 0, (uint64_t)1 << 40, "long"},
+};
+#define NSET (sizeof set_recs / sizeof set_recs[0])
+
+static void b_set(struct bytes *b)
+{
+    b_u64(b, 77); /* a pass index: the journal is given the item's */
+    b_u64(b, NSET);
+    b_u32(b, 3);
+    b_u32(b, 0);
+    b_f64(b, 1000.25);
+    b_f64(b, 0.4e-9);
+    b_f64(b, 0); /* busy: not read */
+    for (size_t i = 0; i < NSET; i++) {
+        size_t n = strlen(set_recs[i].data);
+        b_v(b, (uint64_t)n << 1 | set_recs[i].status);
+        b_v(b, set_recs[i].gap);
+        b_v(b, set_recs[i].took);
+        b_raw(b, set_recs[i].data, n);
+    }
+}
+
+/* A set added whole is written entry for entry as mpimap_journal_add()
+ * writes its results one by one, between other entries and across
+ * records: the two files are the same bytes. */
+START_TEST(set_is_written_as_its_entries)
+{
+    struct bytes set = {{0}, 0};
+    b_set(&set);
+    for (int k = 0; k < 2; k++) {
+        char *p = jpath(k);
+        mpimap_journal *j;
+        ck_assert_int_eq(mpimap_journal_create(&j, p, 1000), 0);
+        free(p);
+        ck_assert_int_eq(mpimap_journal_add(j, 2, MPIMAP_JOURNAL_OK, 1, 999.5, 0.25, "b", 1), 0);
+        for (int round = 0; round < 3; round++) {
+            uint64_t first = 10 + 100 * (uint64_t)round;
+            if (k == 0) {
+                ck_assert_int_eq(mpimap_journal_add_set(j, first, set.b, set.n), 0);
+            } else {
+                uint64_t at = 0;
+                for (size_t i = 0; i < NSET; i++) {
+                    at += set_recs[i].gap;
+                    double start = 1000.25 + (double)at * 0.4e-9;
+                    ck_assert_int_eq(mpimap_journal_add(j, first + i, (int)set_recs[i].status, 3,
+                                                        start, (double)set_recs[i].took * 0.4e-9,
+                                                        set_recs[i].data,
+                                                        strlen(set_recs[i].data)),
+                                     0);
+                    at += set_recs[i].took;
+                }
+            }
+            ck_assert_uint_eq(mpimap_journal_durable(j) + mpimap_journal_pending(j),
+                              1 + NSET * (round + 1));
+            /* forced: records end at the same places in both files */
+            ck_assert_int_eq(mpimap_journal_sync(j, 1), 1);
+            ck_assert_uint_eq(mpimap_journal_pending(j), 0);
+        }
+        ck_assert_int_eq(mpimap_journal_add(j, 5, MPIMAP_JOURNAL_DIED, 0, 1001, 0, NULL, 0), 0);
+        ck_assert_int_eq(mpimap_journal_close(j), 0);
+    }
+    char *p0 = jpath(0), *p1 = jpath(1);
+    size_t n0, n1;
+    unsigned char *a = slurp(p0, &n0), *b = slurp(p1, &n1);
+    ck_assert_uint_eq(n0, n1);
+    ck_assert(memcmp(a, b, n0) == 0);
+    /* and it reads back: 1 + 3 sets + 1 entries, the set's failure with
+     * its reason */
+    struct all all = {0};
+    size_t good;
+    ck_assert_int_eq(mpimap_journal_scan(p0, collect_all, &all, &good), 0);
+    ck_assert_uint_eq(good, n0);
+    ck_assert_uint_eq(all.n, 2 + 3 * NSET);
+    ck_assert_uint_eq(all.e[3].index, 12);
+    ck_assert_int_eq(all.e[3].status, MPIMAP_JOURNAL_FAILED);
+    ck_assert_int_eq(all.e[3].rank, 3);
+    ck_assert_uint_eq(all.e[3].len, 8);
+    ck_assert(memcmp(all.e[3].data, "it broke", 8) == 0);
+    all_free(&all);
+    free(a);
+    free(b);
+    free(p0);
+    free(p1);
+}
+END_TEST
+
+/* A set shorter than its header is refused at once; one whose record runs
+ * past its end fails the journal when the flusher reads it, and nothing of
+ * what was handed over with it is written. */
+START_TEST(malformed_set_fails_the_journal)
+{
+    struct bytes set = {{0}, 0};
+    b_set(&set);
+    char *p = jpath(0);
+    mpimap_journal *j;
+    ck_assert_int_eq(mpimap_journal_create(&j, p, 1000), 0);
+    ck_assert_int_eq(mpimap_journal_add_set(j, 0, set.b, 47), MPIMAP_EINVAL);
+    ck_assert_int_eq(mpimap_journal_add(j, 1, MPIMAP_JOURNAL_OK, 0, 1, 0, "x", 1), 0);
+    ck_assert_int_eq(mpimap_journal_add_set(j, 0, set.b, set.n - 1), 0);
+    errno = 0;
+    ck_assert_int_eq(mpimap_journal_sync(j, 1), MPIMAP_EIO);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(mpimap_journal_close(j), MPIMAP_EIO);
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    ck_assert_uint_eq(n, 8); /* the file's magic only */
+    free(b);
+    free(p);
+}
+END_TEST
+
 Suite *test_suite(void);
 Suite *test_suite(void)
 {
@@ -999,6 +1120,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, magic_is_covered);
     tcase_add_test(tc, compact_malformed);
     tcase_add_test(tc, trivial_entries_are_small);
+    tcase_add_test(tc, set_is_written_as_its_entries);
+    tcase_add_test(tc, malformed_set_fails_the_journal);
     suite_add_tcase(s, tc);
     return s;
 }
