@@ -364,14 +364,29 @@ static int each_result(const mpimap_engine *e, const unsigned char *p, size_t le
     return rc;
 }
 
+/* A set arriving from a rank: to the sink's arrive_set() whole (a pass
+ * without runs), else result by result to arrive(), with put() too when
+ * put (one pass over the set, not two). */
+static int arrive(mpimap_engine *e, const unsigned char *p, size_t len, int put,
+                  uint64_t *failed)
+{
+    if (e->sink.arrive_set && !e->runs) {
+        int rc = e->sink.arrive_set(e->sink.self, get_u64(p), p, len);
+        if (rc == 0 && put)
+            rc = each_result(e, p, len, e->sink.put, NULL, e->sink.self, failed);
+        return rc;
+    }
+    return each_result(e, p, len, e->sink.arrive, put ? e->sink.put : NULL, e->sink.self,
+                       failed);
+}
+
 /* Put the set p to the sink, in order; arriving (arrive(), then arrived()
- * after the set) when it comes straight from a rank: one pass, not two. */
+ * after the set) when it comes straight from a rank. */
 static int deliver(mpimap_engine *e, const unsigned char *p, size_t len, int arriving)
 {
     uint64_t first = get_u64(p), count = get_u64(p + 8);
     uint64_t failed = 0;
-    int rc = arriving ? each_result(e, p, len, e->sink.arrive, e->sink.put, e->sink.self,
-                                    &failed)
+    int rc = arriving ? arrive(e, p, len, 1, &failed)
                       : each_result(e, p, len, e->sink.put, NULL, e->sink.self, &failed);
     if (rc == 0 && arriving && e->sink.arrived)
         rc = e->sink.arrived(e->sink.self);
@@ -391,7 +406,7 @@ int mpimap_engine_emit(mpimap_engine *e, const void *results, size_t len)
         return MPIMAP_EINVAL;
     if (count == 0)
         return 0;
-    int arriving = e->sink.arrive != NULL;
+    int arriving = e->sink.arrive || (e->sink.arrive_set && !e->runs);
     if (e->unordered)
         return deliver(e, results, len, arriving);
     if (first < e->next_emit)
@@ -408,7 +423,7 @@ int mpimap_engine_emit(mpimap_engine *e, const void *results, size_t len)
         return rc;
     }
     if (arriving) {
-        int rc = each_result(e, results, len, e->sink.arrive, NULL, e->sink.self, NULL);
+        int rc = arrive(e, results, len, 0, NULL);
         if (rc == 0 && e->sink.arrived)
             rc = e->sink.arrived(e->sink.self);
         if (rc < 0)

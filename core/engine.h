@@ -76,12 +76,16 @@ typedef struct mpimap_done {
  * arrive() (optional) sees each result as soon as it reaches the root,
  * before the ordering (the journal keeps it there), always before its
  * put(), and arrived() (optional) is called once after each result set's
- * arrivals (after the set's put()s when the set came in order). */
+ * arrivals (after the set's put()s when the set came in order).
+ * arrive_set() (optional) takes arrive()'s place in a pass without runs
+ * (mpimap_engine.runs NULL): the whole result set at once, index being
+ * its first item's, before any of its put()s. */
 typedef struct mpimap_sink {
     void *self;
     int (*put)(void *self, const mpimap_done *d);
     int (*arrive)(void *self, const mpimap_done *d);
     int (*arrived)(void *self);
+    int (*arrive_set)(void *self, uint64_t index, const void *set, size_t len);
 } mpimap_sink;
 
 /* Which items a pass over the input runs, when not all of them (a

@@ -344,7 +344,8 @@ static int assembled_failure(void *ctx, uint64_t index, int rank, const void *wh
     return note_failure(ctx, index, rank, why, len);
 }
 
-/* A result reaches the root: into the journal (and the ledger). */
+/* A result reaches the root, in a pass over part of the input: into the
+ * journal and the ledger. */
 static int sink_arrive(void *self, const mpimap_done *d)
 {
     struct job *j = self;
@@ -357,6 +358,14 @@ static int sink_arrive(void *self, const mpimap_done *d)
         rc = mpimap_journal_add(j->journal, idx, st, d->rank, d->start, d->duration, d->data,
                                 d->len);
     return rc;
+}
+
+/* A result set reaches the root, in the first pass (PASS_ALL): into the
+ * journal whole (sink_put() notes its results in the ledger). */
+static int sink_arrive_set(void *self, uint64_t index, const void *set, size_t len)
+{
+    struct job *j = self;
+    return mpimap_journal_add_set(j->journal, index, set, len);
 }
 
 static int journal_failed(struct job *j)
@@ -398,6 +407,12 @@ static int sink_put(void *self, const mpimap_done *d)
             return rc;
         }
     }
+    /* The first pass's results went to the journal a set at a time
+     * (sink_arrive_set()): to the ledger here, as sink_arrive() does. */
+    if (j->journal && j->mode == PASS_ALL && (!ok || idx < j->ledger.n) &&
+        (rc = mpimap_ledger_note(&j->ledger, idx,
+                                 ok ? MPIMAP_JOURNAL_OK : MPIMAP_JOURNAL_FAILED)) < 0)
+        return rc;
     j->done++;
     note_duration(j, d->duration);
     mpimap_report_add(&j->report, d->rank, idx, d->start, d->duration);
@@ -740,7 +755,8 @@ static int run_passes(struct job *j, MPI_Comm comm, const struct mpimap_plugin *
         mpimap_engine e;
         mpimap_source src = {j, src_next, src_rewind, src_error, src_peek, src_consume};
         mpimap_sink sink = {j, sink_put, j->journal ? sink_arrive : NULL,
-                            j->journal ? sink_arrived : NULL};
+                            j->journal ? sink_arrived : NULL,
+                            j->journal && j->mode == PASS_ALL ? sink_arrive_set : NULL};
         int irc = mpimap_engine_init(&e, comm, 0, j->spec.chunk, j->spec.unordered, &src,
                                      handler, &sink);
         if (rc == 0)

@@ -100,7 +100,7 @@ static mpimap_engine *engine(struct list *l, struct seen *s)
     static mpimap_engine e;
     mpimap_source src = {l, list_next, NULL, NULL, NULL, NULL};
     mpimap_handler h = {NULL, make};
-    mpimap_sink sink = {s, check_put, NULL, NULL};
+    mpimap_sink sink = {s, check_put, NULL, NULL, NULL};
     ck_assert_int_eq(mpimap_engine_init(&e, MPI_COMM_NULL, 0, 0, 0, &src, &h, &sink), 0);
     return &e;
 }
