@@ -342,25 +342,31 @@ int mpimap_engine_run(mpimap_engine *e, const void *batch, size_t len,
 /* ---- results (root) ----------------------------------------------------- */
 
 /* Call fn (then fn2, unless NULL) for each result of the set p (well
- * formed: checked as it goes). */
+ * formed: checked as it goes); the set as a whole into *sd (unless NULL). */
 static int each_result(const mpimap_engine *e, const unsigned char *p, size_t len,
                        int (*fn)(void *self, const mpimap_done *d),
                        int (*fn2)(void *self, const mpimap_done *d), void *self,
-                       uint64_t *failed)
+                       uint64_t *failed, mpimap_set_done *sd)
 {
     mpimap_results_iter it;
-    mpimap_results_rec r;
+    mpimap_results_rec r = {0, 0, 0, NULL, 0};
     int rc = mpimap_results_begin(&it, p, len);
+    double start = 0;
     while (rc == 0 && (rc = mpimap_results_next(&it, &r)) == 1) {
         uint64_t pos = it.first + it.i - 1;
         uint64_t idx = e->runs ? mpimap_runs_item(e->runs, pos) : pos;
         mpimap_done d = {idx, r.status, it.rank, r.start, r.duration, r.data, r.len};
+        if (it.i == 1)
+            start = r.start;
         if (failed && d.status != MPIMAP_ITEM_OK)
             (*failed)++;
         rc = fn(self, &d);
         if (rc == 0 && fn2)
             rc = fn2(self, &d);
     }
+    if (rc == 0 && sd)
+        *sd = (mpimap_set_done){it.rank, it.count, start, r.start + r.duration,
+                                mpimap_results_busy(p, len)};
     return rc;
 }
 
@@ -368,16 +374,16 @@ static int each_result(const mpimap_engine *e, const unsigned char *p, size_t le
  * without runs), else result by result to arrive(), with put() too when
  * put (one pass over the set, not two). */
 static int arrive(mpimap_engine *e, const unsigned char *p, size_t len, int put,
-                  uint64_t *failed)
+                  uint64_t *failed, mpimap_set_done *sd)
 {
     if (e->sink.arrive_set && !e->runs) {
         int rc = e->sink.arrive_set(e->sink.self, get_u64(p), p, len);
         if (rc == 0 && put)
-            rc = each_result(e, p, len, e->sink.put, NULL, e->sink.self, failed);
+            rc = each_result(e, p, len, e->sink.put, NULL, e->sink.self, failed, sd);
         return rc;
     }
     return each_result(e, p, len, e->sink.arrive, put ? e->sink.put : NULL, e->sink.self,
-                       failed);
+                       failed, sd);
 }
 
 /* Put the set p to the sink, in order; arriving (arrive(), then arrived()
@@ -386,8 +392,11 @@ static int deliver(mpimap_engine *e, const unsigned char *p, size_t len, int arr
 {
     uint64_t first = get_u64(p), count = get_u64(p + 8);
     uint64_t failed = 0;
-    int rc = arriving ? arrive(e, p, len, 1, &failed)
-                      : each_result(e, p, len, e->sink.put, NULL, e->sink.self, &failed);
+    mpimap_set_done sd;
+    int rc = arriving ? arrive(e, p, len, 1, &failed, &sd)
+                      : each_result(e, p, len, e->sink.put, NULL, e->sink.self, &failed, &sd);
+    if (rc == 0 && e->sink.put_set)
+        rc = e->sink.put_set(e->sink.self, &sd);
     if (rc == 0 && arriving && e->sink.arrived)
         rc = e->sink.arrived(e->sink.self);
     e->failed += failed;
@@ -423,7 +432,7 @@ int mpimap_engine_emit(mpimap_engine *e, const void *results, size_t len)
         return rc;
     }
     if (arriving) {
-        int rc = arrive(e, results, len, 0, NULL);
+        int rc = arrive(e, results, len, 0, NULL, NULL);
         if (rc == 0 && e->sink.arrived)
             rc = e->sink.arrived(e->sink.self);
         if (rc < 0)

@@ -79,13 +79,23 @@ typedef struct mpimap_done {
  * arrivals (after the set's put()s when the set came in order).
  * arrive_set() (optional) takes arrive()'s place in a pass without runs
  * (mpimap_engine.runs NULL): the whole result set at once, index being
- * its first item's, before any of its put()s. */
+ * its first item's, before any of its put()s. put_set() (optional) is
+ * called after each set's put()s, with what can be counted of the set
+ * as a whole. */
+typedef struct mpimap_set_done {
+    int rank;
+    uint64_t count;
+    double start, end; /* the first item's start, the last one's end */
+    double busy;       /* the sum of the durations */
+} mpimap_set_done;
+
 typedef struct mpimap_sink {
     void *self;
     int (*put)(void *self, const mpimap_done *d);
     int (*arrive)(void *self, const mpimap_done *d);
     int (*arrived)(void *self);
     int (*arrive_set)(void *self, uint64_t index, const void *set, size_t len);
+    int (*put_set)(void *self, const mpimap_set_done *s);
 } mpimap_sink;
 
 /* Which items a pass over the input runs, when not all of them (a

@@ -77,7 +77,7 @@ struct job {
     uint32_t buckets[NBUCKETS];
     int progress_fd;
     double t0, last_tick;
-    double unclocked; /* item time since the clock was last read in sink_put */
+    double unclocked; /* item time since the clock was last read in sink_put_set */
     /* The progress file is written by the map thread (every
      * PROGRESS_INTERVAL) and by the journal's flusher (as results become
      * durable, which a long item's result does only after the map thread
@@ -415,17 +415,25 @@ static int sink_put(void *self, const mpimap_done *d)
         return rc;
     j->done++;
     note_duration(j, d->duration);
-    mpimap_report_add(&j->report, d->rank, idx, d->start, d->duration);
+    mpimap_report_note_slow(&j->report, d->rank, idx, d->duration);
     if (!ok) {
         j->failed++;
         j->report.failed++;
         if (!j->assemble && (rc = note_failure(j, idx, d->rank, d->data, d->len)) < 0)
             return rc;
     }
-    /* The clock once a millisecond of item time (an item's duration and
-     * 100 ns of its handling) has passed: a read an item cost more than a
+    return 0;
+}
+
+/* A result set's results have all been put: the report's spans, progress. */
+static int sink_put_set(void *self, const mpimap_set_done *s)
+{
+    struct job *j = self;
+    mpimap_report_add_span(&j->report, s->rank, s->count, s->start, s->end, s->busy);
+    /* The clock once a millisecond of item time (the items' durations and
+     * 100 ns of handling each) has passed: a read costs more than a
      * trivial item. */
-    j->unclocked += d->duration + 1e-7;
+    j->unclocked += s->busy + 1e-7 * (double)s->count;
     if (j->unclocked < 1e-3)
         return 0;
     j->unclocked = 0;
@@ -756,7 +764,8 @@ static int run_passes(struct job *j, MPI_Comm comm, const struct mpimap_plugin *
         mpimap_source src = {j, src_next, src_rewind, src_error, src_peek, src_consume};
         mpimap_sink sink = {j, sink_put, j->journal ? sink_arrive : NULL,
                             j->journal ? sink_arrived : NULL,
-                            j->journal && j->mode == PASS_ALL ? sink_arrive_set : NULL};
+                            j->journal && j->mode == PASS_ALL ? sink_arrive_set : NULL,
+                            sink_put_set};
         int irc = mpimap_engine_init(&e, comm, 0, j->spec.chunk, j->spec.unordered, &src,
                                      handler, &sink);
         if (rc == 0)

@@ -117,7 +117,7 @@ int mpimap_map(MPI_Comm comm, const char *strategy, mpimap_fn fn, void *arg,
         struct fn_call h = {fn, arg};
         mpimap_source s = {&src, array_next, array_rewind, NULL, NULL, NULL};
         mpimap_handler hd = {&h, fn_run};
-        mpimap_sink sk = {&sink, outcome_put, NULL, NULL, NULL};
+        mpimap_sink sk = {.self = &sink, .put = outcome_put};
         rc = mpimap_engine_init(&e, comm, root, chunk, 0, &s, &hd, &sk);
         have_engine = rc == 0;
         if (rc == 0)

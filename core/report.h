@@ -6,7 +6,9 @@
  * JSON that `mpimap run --report` / `--report-json FILE` show.
  *
  * Memory is O(ranks + MPIMAP_REPORT_SLOWEST) whatever the number of items;
- * counting one item is a few adds and compares (mpimap_report_add()).
+ * counting a result set is a few adds and compares
+ * (mpimap_report_add_span()), and each of its items one compare
+ * (mpimap_report_note_slow()).
  *
  * The file JOBDIR/report, text, one record a line, written by the root
  * after the map has ended (also when items failed), before `status`:
@@ -80,26 +82,35 @@ struct mpimap_report_figures {
 int mpimap_report_init(mpimap_report *r, int ranks, const char *strategy);
 void mpimap_report_free(mpimap_report *r);
 
-/* Count one finished item (ok or failed; failed ones are counted by the
- * caller in r->failed). A rank out of range counts in the totals only. */
-static inline void mpimap_report_add(mpimap_report *r, int rank, uint64_t index,
-                                     double start, double duration)
+/* Count n finished items (ok or failed; failed ones are counted by the
+ * caller in r->failed) that rank ran from start to end, busy seconds of
+ * it in their handlers: one item, or a result set's. A rank out of range
+ * counts in the totals only. */
+static inline void mpimap_report_add_span(mpimap_report *r, int rank, uint64_t n, double start,
+                                          double end, double busy)
 {
-    double end = start + duration;
+    if (!n)
+        return;
     if (r->items == 0 || start < r->first)
         r->first = start;
     if (r->items == 0 || end > r->last)
         r->last = end;
-    r->items++;
+    r->items += n;
     if (rank >= 0 && rank < r->ranks) {
         struct mpimap_report_rank *k = &r->rank[rank];
         if (k->items == 0 || start < k->first)
             k->first = start;
         if (k->items == 0 || end > k->last)
             k->last = end;
-        k->items++;
-        k->busy += duration;
+        k->items += n;
+        k->busy += busy;
     }
+}
+
+/* One item among the slowest, if it is (one compare when it is not). */
+static inline void mpimap_report_note_slow(mpimap_report *r, int rank, uint64_t index,
+                                           double duration)
+{
     if (r->nslowest == MPIMAP_REPORT_SLOWEST &&
         !(duration > r->slowest[MPIMAP_REPORT_SLOWEST - 1].duration))
         return;

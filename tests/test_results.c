@@ -60,6 +60,9 @@ static int make(void *self, const mpimap_item *item, mpimap_result *res)
 struct seen {
     uint64_t n;
     double busy, last_end, t_from, t_to;
+    double first_start;        /* of the set being put */
+    mpimap_set_done set;       /* the last put_set() */
+    uint64_t sets, sets_until; /* sets put, items put before this one */
 };
 
 static int check_put(void *self, const mpimap_done *d)
@@ -89,9 +92,25 @@ static int check_put(void *self, const mpimap_done *d)
     ck_assert(d->start >= s->t_from - 1e-3);
     ck_assert(d->start + d->duration <= s->t_to + 1e-3);
     ck_assert(d->start >= s->last_end - 1e-6);
+    if (s->n == s->sets_until)
+        s->first_start = d->start;
     s->last_end = d->start + d->duration;
     s->busy += d->duration;
     s->n++;
+    return 0;
+}
+
+/* After a set's puts: the set as a whole agrees with them. */
+static int check_put_set(void *self, const mpimap_set_done *sd)
+{
+    struct seen *s = self;
+    ck_assert_uint_eq(s->n - s->sets_until, sd->count);
+    ck_assert_int_eq(sd->rank, 0);
+    ck_assert(sd->start == s->first_start);
+    ck_assert(sd->end == s->last_end);
+    s->set = *sd;
+    s->sets++;
+    s->sets_until = s->n;
     return 0;
 }
 
@@ -100,7 +119,7 @@ static mpimap_engine *engine(struct list *l, struct seen *s)
     static mpimap_engine e;
     mpimap_source src = {l, list_next, NULL, NULL, NULL, NULL};
     mpimap_handler h = {NULL, make};
-    mpimap_sink sink = {s, check_put, NULL, NULL, NULL};
+    mpimap_sink sink = {.self = s, .put = check_put, .put_set = check_put_set};
     ck_assert_int_eq(mpimap_engine_init(&e, MPI_COMM_NULL, 0, 0, 0, &src, &h, &sink), 0);
     return &e;
 }
@@ -130,6 +149,8 @@ START_TEST(round_trip)
     ck_assert_int_eq(mpimap_engine_emit(e, r.data, r.len), 0);
     ck_assert_uint_eq(s.n, NITEMS);
     ck_assert_double_eq_tol(mpimap_results_busy(r.data, r.len), s.busy, 1e-9);
+    ck_assert_uint_eq(s.sets, 1);
+    ck_assert(s.set.busy == mpimap_results_busy(r.data, r.len));
     /* A trivial item's record is 3 or 4 bytes: item 0's result is empty. */
     const unsigned char *q = r.data + MPIMAP_RESULTS_HEADER, *end = r.data + r.len;
     uint64_t v;
@@ -157,6 +178,7 @@ START_TEST(out_of_order_waits)
     ck_assert_uint_eq(s.n, 0);
     ck_assert_int_eq(mpimap_engine_emit(e, a.data, a.len), 0);
     ck_assert_uint_eq(s.n, NITEMS);
+    ck_assert_uint_eq(s.sets, 3);
     /* Once more is an item emitted twice. */
     ck_assert_int_eq(mpimap_engine_emit(e, a.data, a.len), MPIMAP_EINVAL);
     mpimap_buf_free(&a);
