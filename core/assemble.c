@@ -18,8 +18,8 @@
 
 /* Where an item's chosen entry is: priority (3 ok, 2 failed, 1 died) in
  * the top 2 bits, journal number + 1 in the next 16, the entry's where
- * (mpimap_journal_entry_at(): its offset * 2 + 1 bit, so journal files up
- * to 32 TiB) in the low 46. 0: no entry yet. */
+ * (mpimap_journal_entry_at(): its offset * 4 + 2 bits, so journal files up
+ * to 16 TiB) in the low 46. 0: no entry yet. */
 #define LOC_PRIO_SHIFT 62
 #define LOC_FILE_SHIFT 46
 #define LOC_OFF_MASK ((UINT64_C(1) << LOC_FILE_SHIFT) - 1)
@@ -32,6 +32,7 @@ struct view {
 
 struct pass {
     uint64_t *loc;
+    int *rank;           /* of a failed item's chosen entry (NULL: none failed yet) */
     uint64_t nitems;
     int k;               /* the journal being read */
     mpimap_joblog *log;
@@ -52,8 +53,16 @@ static int on_entry(void *ctx, const mpimap_journal_entry *e)
     uint64_t at = e->where;
     if (at > LOC_OFF_MASK)
         return MPIMAP_ENOMEM;
-    if (pr >= cur >> LOC_PRIO_SHIFT)
+    if (pr >= cur >> LOC_PRIO_SHIFT) {
         p->loc[e->index] = pr << LOC_PRIO_SHIFT | (uint64_t)(p->k + 1) << LOC_FILE_SHIFT | at;
+        /* A result set's entry is found again without its rank: keep a
+         * failure's (rare; the table only once one comes). */
+        if (e->status != MPIMAP_JOURNAL_OK) {
+            if (!p->rank && !(p->rank = calloc((size_t)p->nitems, sizeof *p->rank)))
+                return MPIMAP_ENOMEM;
+            p->rank[e->index] = e->rank;
+        }
+    }
     if (p->log) {
         int rc = mpimap_joblog_put(p->log, e->index, e->rank, e->start, e->duration,
                                    e->status, e->data, e->len);
@@ -99,7 +108,7 @@ int mpimap_assemble(const char *dir, uint64_t nitems, int unordered, mpimap_writ
         free(loc);
         return MPIMAP_ENOMEM;
     }
-    struct pass p = {loc, nitems, 0, log, UINT64_MAX, 0};
+    struct pass p = {loc, NULL, nitems, 0, log, UINT64_MAX, 0};
     for (int k = 0; rc == 0 && k < MAX_JOURNALS; k++) {
         char *path = mpimap_journal_path(dir, k);
         if (!path) {
@@ -165,7 +174,7 @@ int mpimap_assemble(const char *dir, uint64_t nitems, int unordered, mpimap_writ
                 *error = NULL;
             break;
         }
-        int rank = e.rank;
+        int rank = e.rank >= 0 || !p.rank ? e.rank : p.rank[i];
         size_t n = e.len;
         const void *data = e.data;
         int ok = e.status == MPIMAP_JOURNAL_OK;
@@ -185,5 +194,6 @@ int mpimap_assemble(const char *dir, uint64_t nitems, int unordered, mpimap_writ
             munmap((void *)views[k].map, views[k].len);
     free(views);
     free(loc);
+    free(p.rank);
     return rc;
 }

@@ -133,7 +133,7 @@ static void old_entry(const unsigned char *e, uint64_t at, mpimap_journal_entry 
     en->len = (size_t)get_u64(e + 32);
     en->data = e + MPIMAP_JOURNAL_ENTRY_HEADER;
     en->offset = at + MPIMAP_JOURNAL_ENTRY_HEADER;
-    en->where = at << 1;
+    en->where = at << MPIMAP_JOURNAL_KIND_BITS | MPIMAP_JOURNAL_KIND_OLD;
 }
 
 /* Call cb for each entry of a well-formed old record: 0, or what cb
@@ -211,7 +211,8 @@ static int walk_compact(const unsigned char *p, uint64_t rl, uint64_t at, mpimap
         if (cb) {
             en.start = base + (double)(int64_t)cum / 1e9;
             en.offset = at + (uint64_t)((const unsigned char *)en.data - p);
-            en.where = (at + (uint64_t)(e - p)) << 1 | 1;
+            en.where = (at + (uint64_t)(e - p)) << MPIMAP_JOURNAL_KIND_BITS |
+                       MPIMAP_JOURNAL_KIND_COMPACT;
             int rc = cb(ctx, &en);
             if (rc != 0)
                 return rc;
@@ -220,6 +221,78 @@ static int walk_compact(const unsigned char *p, uint64_t rl, uint64_t at, mpimap
         expected = en.index + 1;
     }
     return 0;
+}
+
+/* Walk a result-set record's payload p (at in the file, rl bytes): with
+ * cb NULL check it (0 well formed, -1 not), else call cb for each entry
+ * (0, or what cb returned). */
+static int walk_set(const unsigned char *p, uint64_t rl, uint64_t at, mpimap_journal_cb cb,
+                    void *ctx)
+{
+    mpimap_results_iter it;
+    if (rl < MPIMAP_JOURNAL_SET_BASE + MPIMAP_RESULTS_HEADER ||
+        mpimap_results_begin(&it, p + MPIMAP_JOURNAL_SET_BASE,
+                             (size_t)(rl - MPIMAP_JOURNAL_SET_BASE)) < 0)
+        return -1;
+    uint64_t base = get_u64(p);
+    if (it.count == 0 || it.rank < 0 || it.count - 1 > UINT64_MAX - base)
+        return -1;
+    for (;;) {
+        const unsigned char *e = it.q;
+        mpimap_results_rec r;
+        int rc = mpimap_results_next(&it, &r);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            break;
+        if (cb) {
+            mpimap_journal_entry en = {
+                .index = base + it.i - 1,
+                .status = r.status,
+                .rank = it.rank,
+                .start = r.start,
+                .duration = r.duration,
+                .data = r.data,
+                .len = r.len,
+                .offset = at + (uint64_t)(r.data - p),
+                .where = (at + (uint64_t)(e - p)) << MPIMAP_JOURNAL_KIND_BITS |
+                         MPIMAP_JOURNAL_KIND_SET,
+            };
+            if ((rc = cb(ctx, &en)) != 0)
+                return rc;
+        }
+    }
+    return it.q == it.end ? 0 : -1;
+}
+
+/* How a record of magic is read: 0 old, 1 compact, 2 result set, -1 not a
+ * record's magic. */
+static int record_kind(uint32_t magic)
+{
+    switch (magic) {
+    case MPIMAP_JOURNAL_RECORD_MAGIC:
+        return MPIMAP_JOURNAL_KIND_OLD;
+    case MPIMAP_JOURNAL_RECORD_MAGIC2:
+    case MPIMAP_JOURNAL_RECORD_MAGIC3:
+        return MPIMAP_JOURNAL_KIND_COMPACT;
+    case MPIMAP_JOURNAL_RECORD_MAGIC4:
+        return MPIMAP_JOURNAL_KIND_SET;
+    default:
+        return -1;
+    }
+}
+
+/* Walk a record's payload of kind with cb (NULL: check it). */
+static int walk_record(int kind, const unsigned char *p, uint64_t rl, uint64_t at,
+                       mpimap_journal_cb cb, void *ctx)
+{
+    if (kind == MPIMAP_JOURNAL_KIND_SET)
+        return walk_set(p, rl, at, cb, ctx);
+    if (kind == MPIMAP_JOURNAL_KIND_COMPACT)
+        return walk_compact(p, rl, at, cb, ctx);
+    if (!cb)
+        return entries_ok(p, rl) ? 0 : -1;
+    return walk_old(p, rl, at, cb, ctx);
 }
 
 int mpimap_journal_parse(const void *buf, size_t len, mpimap_journal_cb cb, void *ctx,
@@ -236,21 +309,18 @@ int mpimap_journal_parse(const void *buf, size_t len, mpimap_journal_cb cb, void
         const unsigned char *h = p + off;
         uint32_t magic = get_u32(h);
         uint64_t rl = get_u64(h + 8);
-        int covered = magic == MPIMAP_JOURNAL_RECORD_MAGIC3;
-        int compact = covered || magic == MPIMAP_JOURNAL_RECORD_MAGIC2;
-        if ((!compact && magic != MPIMAP_JOURNAL_RECORD_MAGIC) ||
-            rl > len - off - MPIMAP_JOURNAL_RECORD_HEADER)
+        int kind = record_kind(magic);
+        if (kind < 0 || rl > len - off - MPIMAP_JOURNAL_RECORD_HEADER)
             break;
+        int covered =
+            magic == MPIMAP_JOURNAL_RECORD_MAGIC3 || magic == MPIMAP_JOURNAL_RECORD_MAGIC4;
         const unsigned char *payload = h + MPIMAP_JOURNAL_RECORD_HEADER;
         uint64_t at = (uint64_t)off + MPIMAP_JOURNAL_RECORD_HEADER;
         uint32_t crc = mpimap_crc32c(covered ? mpimap_crc32c(0, h, 4) : 0, h + 8, 8);
         crc = mpimap_crc32c(crc, payload, (size_t)rl);
-        if (crc != get_u32(h + 4) ||
-            (compact ? walk_compact(payload, rl, at, NULL, NULL) != 0 : !entries_ok(payload, rl)))
+        if (crc != get_u32(h + 4) || walk_record(kind, payload, rl, at, NULL, NULL) != 0)
             break;
-        int rc = !cb ? 0
-                 : compact ? walk_compact(payload, rl, at, cb, ctx)
-                           : walk_old(payload, rl, at, cb, ctx);
+        int rc = cb ? walk_record(kind, payload, rl, at, cb, ctx) : 0;
         if (rc != 0) {
             *good = off;
             return rc;
@@ -265,11 +335,24 @@ int mpimap_journal_entry_at(const void *buf, size_t len, uint64_t where,
                             mpimap_journal_entry *e)
 {
     const unsigned char *p = buf;
-    uint64_t at = where >> 1;
+    uint64_t at = where >> MPIMAP_JOURNAL_KIND_BITS;
+    int kind = (int)(where & ((1u << MPIMAP_JOURNAL_KIND_BITS) - 1));
     memset(e, 0, sizeof *e);
     if (at > len)
         return MPIMAP_EINVAL;
-    if (!(where & 1)) {
+    if (kind == MPIMAP_JOURNAL_KIND_SET) {
+        const unsigned char *q = p + at, *end = p + len;
+        uint64_t ls, gap, took;
+        if (get_varint(&q, end, &ls) < 0 || get_varint(&q, end, &gap) < 0 ||
+            get_varint(&q, end, &took) < 0 || ls >> 1 > (uint64_t)(end - q))
+            return MPIMAP_EINVAL;
+        e->status = (int)(ls & 1);
+        e->rank = -1;
+        e->data = q;
+        e->len = (size_t)(ls >> 1);
+        e->offset = (uint64_t)(q - p);
+        e->where = where;
+    } else if (kind == MPIMAP_JOURNAL_KIND_OLD) {
         if (len - at < MPIMAP_JOURNAL_ENTRY_HEADER)
             return MPIMAP_EINVAL;
         old_entry(p + at, at, e);
@@ -278,7 +361,7 @@ int mpimap_journal_entry_at(const void *buf, size_t len, uint64_t where,
             memset(e, 0, sizeof *e);
             return MPIMAP_EINVAL;
         }
-    } else {
+    } else if (kind == MPIMAP_JOURNAL_KIND_COMPACT) {
         const unsigned char *q = p + at;
         uint64_t delta;
         if (compact_entry(&q, p + len, 0, -1, e, &delta) < 0) {
@@ -287,6 +370,8 @@ int mpimap_journal_entry_at(const void *buf, size_t len, uint64_t where,
         }
         e->offset = (uint64_t)((const unsigned char *)e->data - p);
         e->where = where;
+    } else {
+        return MPIMAP_EINVAL;
     }
     e->index = 0;
     e->start = 0;
@@ -348,7 +433,8 @@ enum { QUEUE_ENTRY = 'E', QUEUE_SET = 'S' };
 #define QUEUE_SET_HEAD 17u
 
 /* The flusher's encoder: where its records' starts are counted from, the
- * last entry encoded, the open record of the buffer being filled. */
+ * last entry encoded, the open compact record of the buffer being filled
+ * (its offset, NO_RECORD when there is none). */
 struct encoder {
     double base;
     int have_base;
@@ -356,6 +442,7 @@ struct encoder {
     int64_t last_ns;
     size_t open;
 };
+#define NO_RECORD SIZE_MAX
 
 struct mpimap_journal {
     int fd;
@@ -431,11 +518,11 @@ static inline int index_z(uint64_t prev, uint64_t index, uint64_t *z)
     return m1 <= (uint64_t)INT64_MAX;
 }
 
-/* Fill the header of the compact record at h, total bytes with it. */
-static void close_record(unsigned char *h, size_t total)
+/* Fill the header of the record of magic at h, total bytes with it. */
+static void close_record(unsigned char *h, size_t total, uint32_t magic)
 {
     uint64_t rl = total - MPIMAP_JOURNAL_RECORD_HEADER;
-    put_u32(h, MPIMAP_JOURNAL_RECORD_MAGIC3);
+    put_u32(h, magic);
     put_u64(h + 8, rl);
     uint32_t crc = mpimap_crc32c(mpimap_crc32c(0, h, 4), h + 8, 8);
     put_u32(h + 4, mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl));
@@ -459,12 +546,13 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* Write buf (records, the one at open with its header still to fill) and
- * sync: 0 or errno. */
+/* Write buf (records, the compact one at open, if any, with its header
+ * still to fill) and sync: 0 or errno. */
 static int flush_record(int fd, mpimap_buf *buf, size_t open)
 {
     unsigned char *h = buf->data;
-    close_record(h + open, buf->len - open);
+    if (open != NO_RECORD)
+        close_record(h + open, buf->len - open, MPIMAP_JOURNAL_RECORD_MAGIC3);
     off_t before = lseek(fd, 0, SEEK_END);
     if (write_all(fd, h, buf->len) < 0) {
         /* A partial record is a torn tail: cut it off, so that a later
@@ -497,7 +585,7 @@ static int encode_entry(struct encoder *en, mpimap_buf *out, uint64_t index, int
     int64_t ns = start_ns(en->base, start);
     size_t at = out->len;
     uint64_t z;
-    int fresh = !at || !index_z(en->last_index, index, &z);
+    int fresh = en->open == NO_RECORD || !index_z(en->last_index, index, &z);
     size_t need = (fresh ? RECORD_START : 0) + ENTRY_MAX;
     if (len > SIZE_MAX - at - need)
         return MPIMAP_ENOMEM;
@@ -509,8 +597,8 @@ static int encode_entry(struct encoder *en, mpimap_buf *out, uint64_t index, int
     unsigned char *b = out->data, *p = b + at;
     int64_t prev = en->last_ns;
     if (fresh) {
-        if (at)
-            close_record(b + en->open, at - en->open);
+        if (en->open != NO_RECORD)
+            close_record(b + en->open, at - en->open, MPIMAP_JOURNAL_RECORD_MAGIC3);
         en->open = at;
         put_u64(p + MPIMAP_JOURNAL_RECORD_HEADER, index);
         put_f64(p + MPIMAP_JOURNAL_RECORD_HEADER + 8, en->base);
@@ -529,6 +617,40 @@ static int encode_entry(struct encoder *en, mpimap_buf *out, uint64_t index, int
     out->len = (size_t)(p - b) + len;
     en->last_index = index;
     en->last_ns = ns;
+    return 0;
+}
+
+/* Append the result set of len bytes at set, whose first item is item
+ * index, to out: as a record of its own, checked as the reader checks it,
+ * or (a small set) as compact entries. 0, MPIMAP_ENOMEM, or MPIMAP_EINVAL. */
+static int append_set(struct encoder *en, mpimap_buf *out, uint64_t index, const void *set,
+                      size_t len)
+{
+    mpimap_results_iter it;
+    mpimap_results_rec r;
+    int rc = mpimap_results_begin(&it, set, len);
+    if (rc == 0 && it.count < MPIMAP_JOURNAL_SET_MIN) {
+        while ((rc = mpimap_results_next(&it, &r)) == 1)
+            rc = encode_entry(en, out, index + it.i - 1, r.status, it.rank, r.start,
+                              r.duration, r.data, r.len);
+        return rc < 0 ? rc : it.q == it.end ? 0 : MPIMAP_EINVAL;
+    }
+    size_t at = out->len, head = MPIMAP_JOURNAL_RECORD_HEADER + MPIMAP_JOURNAL_SET_BASE;
+    if (len > SIZE_MAX - at - head)
+        return MPIMAP_ENOMEM;
+    if ((rc = mpimap_buf_reserve(out, at + head + len)) < 0)
+        return rc;
+    unsigned char *h = out->data + at;
+    put_u64(h + MPIMAP_JOURNAL_RECORD_HEADER, index);
+    memcpy(h + head, set, len);
+    if (walk_set(h + MPIMAP_JOURNAL_RECORD_HEADER, MPIMAP_JOURNAL_SET_BASE + len, 0, NULL,
+                 NULL) != 0)
+        return MPIMAP_EINVAL;
+    if (en->open != NO_RECORD)
+        close_record(out->data + en->open, at - en->open, MPIMAP_JOURNAL_RECORD_MAGIC3);
+    en->open = NO_RECORD;
+    close_record(h, head + len, MPIMAP_JOURNAL_RECORD_MAGIC4);
+    out->len = at + head + len;
     return 0;
 }
 
@@ -552,12 +674,7 @@ static int encode_queue(struct encoder *en, mpimap_buf *out, const unsigned char
             uint64_t index = get_u64(q + off + 1), n = get_u64(q + off + 9);
             if (n > len - off - QUEUE_SET_HEAD)
                 return MPIMAP_EINVAL;
-            mpimap_results_iter it;
-            mpimap_results_rec r;
-            rc = mpimap_results_begin(&it, q + off + QUEUE_SET_HEAD, (size_t)n);
-            while (rc == 0 && (rc = mpimap_results_next(&it, &r)) == 1)
-                rc = encode_entry(en, out, index + it.i - 1, r.status, it.rank, r.start,
-                                  r.duration, r.data, r.len);
+            rc = append_set(en, out, index, q + off + QUEUE_SET_HEAD, (size_t)n);
             off += QUEUE_SET_HEAD + n;
         } else {
             return MPIMAP_EINVAL;
@@ -591,6 +708,7 @@ static void *flush_loop(void *arg)
             j->writing = 0;
             encoded = 0;
             out.len = 0;
+            j->enc.open = NO_RECORD;
             pthread_cond_broadcast(&j->done);
             continue;
         }
@@ -627,6 +745,7 @@ static void *flush_loop(void *arg)
         pthread_mutex_unlock(&j->lock);
         int e = out.len ? flush_record(j->fd, &out, j->enc.open) : 0;
         out.len = 0;
+        j->enc.open = NO_RECORD;
         encoded = 0;
         last = wall_now();
         pthread_mutex_lock(&j->lock);
@@ -661,6 +780,7 @@ int mpimap_journal_create(mpimap_journal **out, const char *path, double interva
         return MPIMAP_EIO;
     }
     j->interval = interval > 0 ? interval : 0;
+    j->enc.open = NO_RECORD;
     const char *m = MPIMAP_JOURNAL_FILE_MAGIC;
     if (write_all(j->fd, m, strlen(m)) < 0 || fdatasync(j->fd) != 0) {
         int saved = errno;

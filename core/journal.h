@@ -11,10 +11,10 @@
  *   then records, each:
  *     u32 magic, u32 crc, u64 len, len bytes of payload
  *   where crc is the CRC-32C of the 4 bytes of the magic, the 8 of len and
- *   the payload (0x4d4a5233) or of len and the payload only (the two older
- *   magics, which are still read: a bit flipped in a magic was not caught
- *   by the crc, and 1RJM and 2RJM differ in 2 bits), and the magic says
- *   how the payload holds its one or more entries:
+ *   the payload (0x4d4a5233, 0x4d4a5234) or of len and the payload only
+ *   (the two older magics, which are still read: a bit flipped in a magic
+ *   was not caught by the crc, and 1RJM and 2RJM differ in 2 bits), and the
+ *   magic says how the payload holds its one or more entries:
  *
  *   0x4d4a5231 ("1RJM" little-endian; no longer written):
  *     entries, each:
@@ -33,21 +33,33 @@
  *     start is base_start + (its and the earlier deltas summed as int64) /
  *     1e9 seconds, its duration ns / 1e9.
  *
- * Malformed, either kind: a status other than 0 OK, 1 FAILED, 2 DIED; no
- * entry; entries that do not fill the payload exactly. Compact only: a
- * varint longer than 10 bytes or past 2^64 - 1, a rank past INT_MAX, an
- * index that is not in 0 .. 2^64 - 1 (expected plus the difference wraps).
+ *   0x4d4a5234 ("4RJM", a result set; written for the sets of a first
+ *   pass of MPIMAP_JOURNAL_SET_MIN results or more, one record each):
+ *     u64 base_index, then a result set exactly as a rank sent it
+ *     (engine.h: a 48-byte header with the rank, wall0 and spt, then a
+ *     record of 3 varints and the bytes per item, 3 or 4 bytes for a
+ *     trivial one). Its i-th result (from 0) is the entry of item
+ *     base_index + i, status 0 OK or 1 FAILED, the set's rank, start and
+ *     duration as engine.h counts them from wall0 in ticks of spt seconds.
+ *     The flusher copies the set and computes its crc, nothing more.
+ *
+ * Malformed, any kind: a status other than 0 OK, 1 FAILED, 2 DIED; no
+ * entry; entries that do not fill the payload exactly. Compact and result
+ * set: a varint longer than 10 bytes or past 2^64 - 1, a rank past
+ * INT_MAX, an index that is not in 0 .. 2^64 - 1 (expected plus the
+ * difference wraps; base_index + count - 1 past it).
  * Integers are in the machine's byte order (the job runs on one kind of
  * machine). An entry's data is stored as it is, at its offset.
  *
  * The writer counts every start in whole ns from one base_start, the first
  * start it is given, and rounds each once: a start reads back within 0.5
  * ns and the double's rounding. A trivial entry (the next index, the same
- * rank, no result, times under a microsecond) takes 6 to 8 bytes. The map's
- * thread only queues what it is given; a thread of the journal's own
- * encodes it as it is handed over, writes what it encoded since the last
- * write as one record (or more: an index 2^63 or more from the one
- * expected starts another) with one write(), and syncs it with
+ * rank, no result, times under a microsecond) takes 6 to 8 bytes; in a
+ * result set it takes 3 or 4. The map's thread only queues what it is
+ * given; a thread of the journal's own encodes it as it is handed over,
+ * writes what it encoded since the last write as one record (or more: an
+ * index 2^63 or more from the one expected starts another; each result
+ * set is a record of its own) with one write(), and syncs it with
  * fdatasync(), at most every interval seconds: a crash loses at most the
  * last interval's items, which simply run again. A torn or corrupt record
  * (short, bad magic, bad crc, malformed entries) ends the file: it and
@@ -63,9 +75,18 @@
 #define MPIMAP_JOURNAL_RECORD_MAGIC 0x4d4a5231u  /* entries of 40-byte headers */
 #define MPIMAP_JOURNAL_RECORD_MAGIC2 0x4d4a5232u /* compact entries */
 #define MPIMAP_JOURNAL_RECORD_MAGIC3 0x4d4a5233u /* the same, the crc covers the magic */
+#define MPIMAP_JOURNAL_RECORD_MAGIC4 0x4d4a5234u /* a result set */
 #define MPIMAP_JOURNAL_RECORD_HEADER 16u
 #define MPIMAP_JOURNAL_ENTRY_HEADER 40u   /* of an entry of a 0x4d4a5231 record */
 #define MPIMAP_JOURNAL_COMPACT_BASE 16u   /* base_index, base_start */
+#define MPIMAP_JOURNAL_SET_BASE 8u        /* base_index */
+/* A result set of fewer results is written as compact entries: its 72
+ * bytes of headers would outweigh the bytes it saves. */
+#define MPIMAP_JOURNAL_SET_MIN 16u
+
+/* An entry's where: its offset in the file * 4 + the kind of its record. */
+enum { MPIMAP_JOURNAL_KIND_OLD = 0, MPIMAP_JOURNAL_KIND_COMPACT = 1, MPIMAP_JOURNAL_KIND_SET = 2 };
+#define MPIMAP_JOURNAL_KIND_BITS 2
 
 /* An entry's status. DIED is an attempt, not an outcome: the rank died
  * while running the item (the driver writes it from a crash report). */
@@ -79,7 +100,7 @@ typedef struct mpimap_journal_entry {
     const void *data;
     size_t len;
     uint64_t offset; /* of data in the file */
-    uint64_t where;  /* of the entry in the file, * 2, + 1 if compact */
+    uint64_t where;  /* of the entry in the file, * 4, + its record's kind */
 } mpimap_journal_entry;
 
 /* Called for each entry; a non-zero return stops the scan with it. */
@@ -102,7 +123,9 @@ int mpimap_journal_parse(const void *buf, size_t len, mpimap_journal_cb cb, void
 /* The entry at where (an entry's where) of a parsed file's bytes, again:
  * its status, rank, duration, data, len, offset and where;
  * index and start are 0 (a compact entry's depend on the entries before
- * it). 0, or MPIMAP_EINVAL when no entry is there. */
+ * it), and so are an entry's of a result set rank (-1) and duration (0):
+ * they are in the set's header. 0, or MPIMAP_EINVAL when no entry is
+ * there. */
 int mpimap_journal_entry_at(const void *buf, size_t len, uint64_t where,
                             mpimap_journal_entry *e);
 
@@ -134,12 +157,13 @@ int mpimap_journal_add(mpimap_journal *j, uint64_t index, int status, int rank,
                        double start, double duration, const void *data, size_t len);
 
 /* Add an entry for every result of a result set (engine.h) whose first
- * item is item index, the next index + 1 and so on: the set is copied as
- * it is and encoded by the flusher, entry for entry what
- * mpimap_journal_add() would write for each of its results. MPIMAP_EINVAL
- * when it is shorter than its header; a set malformed further on fails the
- * journal (MPIMAP_EIO from the next sync, errno EINVAL) when the flusher
- * reads it. */
+ * item is item index, the next index + 1 and so on: the set is copied and
+ * written as it is, a 0x4d4a5234 record; one of fewer than
+ * MPIMAP_JOURNAL_SET_MIN results as the compact entries
+ * mpimap_journal_add() would write for them (none: nothing).
+ * MPIMAP_EINVAL when it is shorter than its header; a set malformed
+ * further on fails the journal (MPIMAP_EIO from the next sync, errno
+ * EINVAL) when the flusher checks it, and is not written. */
 int mpimap_journal_add_set(mpimap_journal *j, uint64_t index, const void *set, size_t len);
 
 /* Hand the entries added so far to the flusher (it writes them as one or

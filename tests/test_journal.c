@@ -319,15 +319,17 @@ END_TEST
 
 struct failures {
     uint64_t idx[16];
+    int rank[16];
     size_t n;
 };
 
 static int on_failure(void *ctx, uint64_t index, int rank, const void *why, size_t len)
 {
-    (void)rank;
     (void)why;
     (void)len;
     struct failures *f = ctx;
+    ck_assert_uint_lt(f->n, 16);
+    f->rank[f->n] = rank;
     f->idx[f->n++] = index;
     return 0;
 }
@@ -541,11 +543,16 @@ static void check_where(const unsigned char *buf, size_t len, const struct all *
         mpimap_journal_entry e;
         ck_assert_int_eq(mpimap_journal_entry_at(buf, len, x->where, &e), 0);
         ck_assert_int_eq(e.status, x->status);
-        ck_assert_int_eq(e.rank, x->rank);
         ck_assert_uint_eq(e.len, x->len);
         ck_assert_uint_eq(e.offset, x->offset);
         ck_assert_ptr_eq(e.data, buf + x->offset);
-        ck_assert(memcmp(&e.duration, &x->duration, sizeof e.duration) == 0);
+        if ((x->where & 3) == MPIMAP_JOURNAL_KIND_SET) { /* in the set's header */
+            ck_assert_int_eq(e.rank, -1);
+            ck_assert(e.duration == 0);
+        } else {
+            ck_assert_int_eq(e.rank, x->rank);
+            ck_assert(memcmp(&e.duration, &x->duration, sizeof e.duration) == 0);
+        }
         ck_assert_uint_le(x->offset + x->len, len);
         ck_assert(x->len == 0 || memcmp(buf + x->offset, x->data, x->len) == 0);
     }
@@ -992,106 +999,218 @@ static const struct {
 };
 #define NSET (sizeof set_recs / sizeof set_recs[0])
 
-static void b_set(struct bytes *b)
+/* A set of n results: set_recs over and over. */
+static void b_set(struct bytes *b, size_t n)
 {
     b_u64(b, 77); /* a pass index: the journal is given the item's */
-    b_u64(b, NSET);
+    b_u64(b, n);
     b_u32(b, 3);
     b_u32(b, 0);
     b_f64(b, 1000.25);
     b_f64(b, 0.4e-9);
     b_f64(b, 0); /* busy: not read */
-    for (size_t i = 0; i < NSET; i++) {
-        size_t n = strlen(set_recs[i].data);
-        b_v(b, (uint64_t)n << 1 | set_recs[i].status);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = k % NSET, len = strlen(set_recs[i].data);
+        b_v(b, (uint64_t)len << 1 | set_recs[i].status);
         b_v(b, set_recs[i].gap);
         b_v(b, set_recs[i].took);
-        b_raw(b, set_recs[i].data, n);
+        b_raw(b, set_recs[i].data, len);
     }
 }
 
-/* A set added whole is written entry for entry as mpimap_journal_add()
- * writes its results one by one, between other entries and across
- * records: the two files are the same bytes. */
-START_TEST(set_is_written_as_its_entries)
+/* Add the entries of set_recs one by one, as a set whose first item is
+ * first would give them. */
+static void add_set_entries(mpimap_journal *j, uint64_t first, size_t n)
 {
-    struct bytes set = {{0}, 0};
-    b_set(&set);
+    uint64_t at = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = k % NSET;
+        at += set_recs[i].gap;
+        double start = 1000.25 + (double)at * 0.4e-9;
+        ck_assert_int_eq(mpimap_journal_add(j, first + k, (int)set_recs[i].status, 3, start,
+                                            (double)set_recs[i].took * 0.4e-9, set_recs[i].data,
+                                            strlen(set_recs[i].data)),
+                         0);
+        at += set_recs[i].took;
+    }
+}
+
+/* A set added whole reads back as the entries mpimap_journal_add() writes
+ * for its results one by one, between other entries in the same buffer
+ * and across records: a set of MPIMAP_JOURNAL_SET_MIN or more is written
+ * as it is, a record of its own (exact times: the set's own), a smaller
+ * one as those entries; each entry is found again at its where. */
+START_TEST(set_reads_back_as_its_entries)
+{
+    struct bytes big = {{0}, 0}, small = {{0}, 0};
+    const size_t nbig = 3 * NSET;
+    ck_assert_uint_ge(nbig, MPIMAP_JOURNAL_SET_MIN);
+    ck_assert_uint_lt(NSET, MPIMAP_JOURNAL_SET_MIN);
+    b_set(&big, nbig);
+    b_set(&small, NSET);
+    size_t total = 0;
     for (int k = 0; k < 2; k++) {
         char *p = jpath(k);
         mpimap_journal *j;
         ck_assert_int_eq(mpimap_journal_create(&j, p, 1000), 0);
         free(p);
-        ck_assert_int_eq(mpimap_journal_add(j, 2, MPIMAP_JOURNAL_OK, 1, 999.5, 0.25, "b", 1), 0);
+        total = 0;
         for (int round = 0; round < 3; round++) {
             uint64_t first = 10 + 100 * (uint64_t)round;
-            if (k == 0) {
-                ck_assert_int_eq(mpimap_journal_add_set(j, first, set.b, set.n), 0);
-            } else {
-                uint64_t at = 0;
-                for (size_t i = 0; i < NSET; i++) {
-                    at += set_recs[i].gap;
-                    double start = 1000.25 + (double)at * 0.4e-9;
-                    ck_assert_int_eq(mpimap_journal_add(j, first + i, (int)set_recs[i].status, 3,
-                                                        start, (double)set_recs[i].took * 0.4e-9,
-                                                        set_recs[i].data,
-                                                        strlen(set_recs[i].data)),
-                                     0);
-                    at += set_recs[i].took;
-                }
+            struct bytes *set = round == 1 ? &small : &big;
+            size_t n = round == 1 ? NSET : nbig;
+            /* an entry before the set (in the same buffer: its compact
+             * record is closed before the set's), one after it */
+            ck_assert_int_eq(
+                mpimap_journal_add(j, first - 8, MPIMAP_JOURNAL_OK, 1, 999.5, 0.25, "b", 1), 0);
+            if (k == 0)
+                ck_assert_int_eq(mpimap_journal_add_set(j, first, set->b, set->n), 0);
+            else
+                add_set_entries(j, first, n);
+            total += 1 + n;
+            if (round != 1) {
+                ck_assert_int_eq(
+                    mpimap_journal_add(j, first + 50, MPIMAP_JOURNAL_DIED, 0, 1001, 0, NULL, 0),
+                    0);
+                total++;
             }
-            ck_assert_uint_eq(mpimap_journal_durable(j) + mpimap_journal_pending(j),
-                              1 + NSET * (round + 1));
-            /* forced: records end at the same places in both files */
-            ck_assert_int_eq(mpimap_journal_sync(j, 1), 1);
-            ck_assert_uint_eq(mpimap_journal_pending(j), 0);
+            ck_assert_uint_eq(mpimap_journal_durable(j) + mpimap_journal_pending(j), total);
+            if (round == 0)
+                ck_assert_int_eq(mpimap_journal_sync(j, 1), 1);
+            else /* handed over: the flusher takes them together or not */
+                ck_assert_int_eq(mpimap_journal_sync(j, 0), 0);
         }
-        ck_assert_int_eq(mpimap_journal_add(j, 5, MPIMAP_JOURNAL_DIED, 0, 1001, 0, NULL, 0), 0);
         ck_assert_int_eq(mpimap_journal_close(j), 0);
     }
     char *p0 = jpath(0), *p1 = jpath(1);
     size_t n0, n1;
-    unsigned char *a = slurp(p0, &n0), *b = slurp(p1, &n1);
-    ck_assert_uint_eq(n0, n1);
-    ck_assert(memcmp(a, b, n0) == 0);
-    /* and it reads back: 1 + 3 sets + 1 entries, the set's failure with
-     * its reason */
-    struct all all = {0};
+    unsigned char *b0 = slurp(p0, &n0), *b1 = slurp(p1, &n1);
+    struct all a = {0}, b = {0};
     size_t good;
-    ck_assert_int_eq(mpimap_journal_scan(p0, collect_all, &all, &good), 0);
+    ck_assert_int_eq(mpimap_journal_parse(b0, n0, collect_all, &a, &good), 0);
     ck_assert_uint_eq(good, n0);
-    ck_assert_uint_eq(all.n, 2 + 3 * NSET);
-    ck_assert_uint_eq(all.e[3].index, 12);
-    ck_assert_int_eq(all.e[3].status, MPIMAP_JOURNAL_FAILED);
-    ck_assert_int_eq(all.e[3].rank, 3);
-    ck_assert_uint_eq(all.e[3].len, 8);
-    ck_assert(memcmp(all.e[3].data, "it broke", 8) == 0);
-    all_free(&all);
-    free(a);
-    free(b);
+    ck_assert_int_eq(mpimap_journal_parse(b1, n1, collect_all, &b, &good), 0);
+    ck_assert_uint_eq(good, n1);
+    ck_assert_uint_eq(a.n, total);
+    ck_assert_uint_eq(b.n, a.n);
+    size_t sets = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        const struct entry *x = &a.e[i], *y = &b.e[i];
+        ck_assert_uint_eq(x->index, y->index);
+        ck_assert_int_eq(x->status, y->status);
+        ck_assert_int_eq(x->rank, y->rank);
+        ck_assert_uint_eq(x->len, y->len);
+        ck_assert(x->len == 0 || memcmp(x->data, y->data, x->len) == 0);
+        near_start(y->start, x->start);
+        ck_assert(fabs(x->duration - y->duration) <= 0.5e-9);
+        if ((x->where & 3) == MPIMAP_JOURNAL_KIND_SET) {
+            /* the big sets' results, exactly as the set gives them */
+            ck_assert_uint_ne(x->index / 100, 1);
+            size_t r = (size_t)(x->index % 100) - 10;
+            uint64_t at = 0;
+            for (size_t q = 0; q <= r; q++)
+                at += set_recs[q % NSET].gap + (q < r ? set_recs[q % NSET].took : 0);
+            ck_assert(x->start == 1000.25 + (double)at * 0.4e-9);
+            ck_assert(x->duration == (double)set_recs[r % NSET].took * 0.4e-9);
+            ck_assert_int_eq(x->rank, 3);
+            sets++;
+        }
+        ck_assert_int_ne((int)(y->where & 3), MPIMAP_JOURNAL_KIND_SET);
+    }
+    ck_assert_uint_eq(sets, 2 * nbig);
+    ck_assert_uint_eq(a.e[3].index, 12);
+    ck_assert_int_eq(a.e[3].status, MPIMAP_JOURNAL_FAILED);
+    ck_assert_uint_eq(a.e[3].len, 8);
+    ck_assert(memcmp(a.e[3].data, "it broke", 8) == 0);
+    check_where(b0, n0, &a);
+    /* the set as it is, after the record header and its base index */
+    const struct entry *x = &a.e[1];
+    size_t set_at = (size_t)(x->where >> 2) - 48 - MPIMAP_JOURNAL_SET_BASE;
+    uint32_t magic;
+    uint64_t base;
+    memcpy(&magic, b0 + set_at - MPIMAP_JOURNAL_RECORD_HEADER, 4);
+    memcpy(&base, b0 + set_at, 8);
+    ck_assert_uint_eq(magic, MPIMAP_JOURNAL_RECORD_MAGIC4);
+    ck_assert_uint_eq(base, 10);
+    ck_assert(memcmp(b0 + set_at + 8, big.b, big.n) == 0);
+    fprintf(stderr, "set_reads_back_as_its_entries: %zu bytes as sets, %zu as entries\n", n0, n1);
+    all_free(&a);
+    all_free(&b);
+    free(b0);
+    free(b1);
     free(p0);
     free(p1);
 }
 END_TEST
 
-/* A set shorter than its header is refused at once; one whose record runs
- * past its end fails the journal when the flusher reads it, and nothing of
- * what was handed over with it is written. */
+/* A set of no results writes nothing; the results of sets assemble, a
+ * failure with the rank of its set. */
+START_TEST(sets_assemble)
+{
+    struct bytes set = {{0}, 0}, empty = {{0}, 0};
+    const size_t n = 3 * NSET;
+    b_set(&set, n);
+    b_u64(&empty, 0);
+    b_u64(&empty, 0);
+    b_u32(&empty, 2);
+    b_u32(&empty, 0);
+    b_f64(&empty, 1);
+    b_f64(&empty, 1e-9);
+    b_f64(&empty, 0);
+    char *p = jpath(0);
+    mpimap_journal *j;
+    ck_assert_int_eq(mpimap_journal_create(&j, p, 1000), 0);
+    ck_assert_int_eq(mpimap_journal_add_set(j, 3, empty.b, empty.n), 0);
+    ck_assert_int_eq(mpimap_journal_sync(j, 1), 1);
+    size_t flen;
+    unsigned char *b = slurp(p, &flen);
+    ck_assert_uint_eq(flen, 8);
+    free(b);
+    ck_assert_int_eq(mpimap_journal_add_set(j, 0, set.b, set.n), 0);
+    ck_assert_int_eq(mpimap_journal_close(j), 0);
+    free(p);
+    int rc;
+    uint64_t failed;
+    struct failures f = {0};
+    char *error = NULL;
+    char *out = assemble_to_file(n, &rc, &failed, &f, &error);
+    ck_assert_msg(rc == 0, "%s", error ? error : "?");
+    ck_assert_uint_eq(failed, 3);
+    ck_assert_uint_eq(f.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(f.idx[i], 2 + i * NSET);
+        ck_assert_int_eq(f.rank[i], 3);
+    }
+    size_t len;
+    unsigned char *got = slurp(out, &len);
+    const char *want = "\na\n\nxyz\n\nlong\n\na\n\nxyz\n\nlong\n\na\n\nxyz\n\nlong\n";
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert(memcmp(got, want, len) == 0);
+    free(got);
+    free(out);
+}
+END_TEST
+
+/* A set shorter than its header is refused at once; one whose last
+ * record runs past its end (_i 0, 1), or with a byte after its last
+ * record (_i 2, 3), fails the journal when the flusher reads it, small or
+ * big (_i odd), and nothing of what was handed over with it is written. */
 START_TEST(malformed_set_fails_the_journal)
 {
     struct bytes set = {{0}, 0};
-    b_set(&set);
+    b_set(&set, _i & 1 ? 3 * NSET : NSET);
+    b_u32(&set, 0);
+    size_t n = set.n - 4 + (_i < 2 ? -1 : 1);
     char *p = jpath(0);
     mpimap_journal *j;
     ck_assert_int_eq(mpimap_journal_create(&j, p, 1000), 0);
     ck_assert_int_eq(mpimap_journal_add_set(j, 0, set.b, 47), MPIMAP_EINVAL);
     ck_assert_int_eq(mpimap_journal_add(j, 1, MPIMAP_JOURNAL_OK, 0, 1, 0, "x", 1), 0);
-    ck_assert_int_eq(mpimap_journal_add_set(j, 0, set.b, set.n - 1), 0);
+    ck_assert_int_eq(mpimap_journal_add_set(j, 0, set.b, n), 0);
     errno = 0;
     ck_assert_int_eq(mpimap_journal_sync(j, 1), MPIMAP_EIO);
     ck_assert_int_eq(errno, EINVAL);
     ck_assert_int_eq(mpimap_journal_close(j), MPIMAP_EIO);
-    size_t n;
     unsigned char *b = slurp(p, &n);
     ck_assert_uint_eq(n, 8); /* the file's magic only */
     free(b);
@@ -1120,8 +1239,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, magic_is_covered);
     tcase_add_test(tc, compact_malformed);
     tcase_add_test(tc, trivial_entries_are_small);
-    tcase_add_test(tc, set_is_written_as_its_entries);
-    tcase_add_test(tc, malformed_set_fails_the_journal);
+    tcase_add_test(tc, set_reads_back_as_its_entries);
+    tcase_add_test(tc, sets_assemble);
+    tcase_add_loop_test(tc, malformed_set_fails_the_journal, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }

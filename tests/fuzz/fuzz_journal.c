@@ -6,7 +6,7 @@
  * Each input is parsed twice: as it is, and as a copy whose file magic,
  * record magics and CRCs are set right (so the fuzzer reaches the entries
  * without having to forge a CRC; a record magic is kept, any other
- * bytes made one of the three). Checked: every entry lies inside the intact
+ * bytes made one of the four). Checked: every entry lies inside the intact
  * prefix, after its record's header, its offset matches its data, its
  * status is known, its rank not negative, and mpimap_journal_entry_at()
  * finds it again at its where; *good
@@ -36,19 +36,26 @@ static int on_entry(void *vctx, const mpimap_journal_entry *e)
     const unsigned char *d = e->data;
     FUZZ_CHECK(e != NULL);
     size_t ml = strlen(MPIMAP_JOURNAL_FILE_MAGIC);
-    int compact = (int)(e->where & 1);
-    uint64_t at = e->where >> 1; /* the entry */
+    int kind = (int)(e->where & ((1u << MPIMAP_JOURNAL_KIND_BITS) - 1));
+    int compact = kind == MPIMAP_JOURNAL_KIND_COMPACT, set = kind == MPIMAP_JOURNAL_KIND_SET;
+    FUZZ_CHECK(kind == MPIMAP_JOURNAL_KIND_OLD || compact || set);
+    uint64_t at = e->where >> MPIMAP_JOURNAL_KIND_BITS; /* the entry */
     FUZZ_CHECK(at >= ml + MPIMAP_JOURNAL_RECORD_HEADER +
-                         (compact ? MPIMAP_JOURNAL_COMPACT_BASE : 0));
-    /* its header: 40 bytes, or at least 6 */
-    FUZZ_CHECK(compact ? e->offset >= at + 6 : e->offset == at + MPIMAP_JOURNAL_ENTRY_HEADER);
+                         (compact ? MPIMAP_JOURNAL_COMPACT_BASE
+                          : set   ? MPIMAP_JOURNAL_SET_BASE + 48 /* the set's header */
+                                  : 0));
+    /* its header: 40 bytes, at least 6 (compact), at least 3 (a set's) */
+    FUZZ_CHECK(compact ? e->offset >= at + 6
+               : set   ? e->offset >= at + 3
+                       : e->offset == at + MPIMAP_JOURNAL_ENTRY_HEADER);
     FUZZ_CHECK(d <= c->buf + c->len);
     FUZZ_CHECK(e->len <= (size_t)(c->buf + c->len - d));
     FUZZ_CHECK(e->offset == (uint64_t)(d - c->buf));
     FUZZ_CHECK(e->status == MPIMAP_JOURNAL_OK || e->status == MPIMAP_JOURNAL_FAILED ||
                e->status == MPIMAP_JOURNAL_DIED);
-    FUZZ_CHECK(!compact || e->rank >= 0);
-    if (!compact) {
+    FUZZ_CHECK(kind == MPIMAP_JOURNAL_KIND_OLD || e->rank >= 0);
+    FUZZ_CHECK(!set || e->status != MPIMAP_JOURNAL_DIED);
+    if (kind == MPIMAP_JOURNAL_KIND_OLD) {
         /* The entry header is just before the data, in the buffer. */
         uint64_t index;
         memcpy(&index, d - MPIMAP_JOURNAL_ENTRY_HEADER, 8);
@@ -57,9 +64,14 @@ static int on_entry(void *vctx, const mpimap_journal_entry *e)
     /* Found again where it is. */
     mpimap_journal_entry a;
     FUZZ_CHECK(mpimap_journal_entry_at(c->buf, c->len, e->where, &a) == 0);
-    FUZZ_CHECK(a.status == e->status && a.rank == e->rank && a.data == e->data &&
-               a.len == e->len && a.offset == e->offset && a.where == e->where);
-    FUZZ_CHECK(memcmp(&a.duration, &e->duration, sizeof a.duration) == 0);
+    FUZZ_CHECK(a.status == e->status && a.data == e->data && a.len == e->len &&
+               a.offset == e->offset && a.where == e->where);
+    if (set) { /* rank and duration are in the set's header */
+        FUZZ_CHECK(a.rank == -1 && a.duration == 0);
+    } else {
+        FUZZ_CHECK(a.rank == e->rank);
+        FUZZ_CHECK(memcmp(&a.duration, &e->duration, sizeof a.duration) == 0);
+    }
     /* Touch every byte (ASan checks the reads). */
     uint64_t h = c->hash ^ e->index;
     for (size_t i = 0; i < e->len; i++)
@@ -129,18 +141,20 @@ static void fix_up(unsigned char *buf, size_t len)
     size_t off = ml;
     while (len - off >= MPIMAP_JOURNAL_RECORD_HEADER) {
         unsigned char *h = buf + off;
-        /* "1RJM", "2RJM" or "3RJM", by the first byte */
-        static const uint32_t magics[] = {MPIMAP_JOURNAL_RECORD_MAGIC,
-                                          MPIMAP_JOURNAL_RECORD_MAGIC2,
-                                          MPIMAP_JOURNAL_RECORD_MAGIC3};
-        uint32_t magic = magics[h[0] % 3];
+        /* "1RJM" to "4RJM", by the first byte */
+        static const uint32_t magics[] = {
+            MPIMAP_JOURNAL_RECORD_MAGIC, MPIMAP_JOURNAL_RECORD_MAGIC2,
+            MPIMAP_JOURNAL_RECORD_MAGIC3, MPIMAP_JOURNAL_RECORD_MAGIC4};
+        uint32_t magic = magics[h[0] % 4];
         memcpy(h, &magic, 4);
         uint64_t rl;
         memcpy(&rl, h + 8, 8);
         if (rl > len - off - MPIMAP_JOURNAL_RECORD_HEADER)
             return;
-        /* the newest magic's crc covers the magic */
-        uint32_t crc = magic == MPIMAP_JOURNAL_RECORD_MAGIC3 ? mpimap_crc32c(0, h, 4) : 0;
+        /* the newest magics' crc covers the magic */
+        int covered =
+            magic == MPIMAP_JOURNAL_RECORD_MAGIC3 || magic == MPIMAP_JOURNAL_RECORD_MAGIC4;
+        uint32_t crc = covered ? mpimap_crc32c(0, h, 4) : 0;
         crc = mpimap_crc32c(crc, h + 8, 8);
         crc = mpimap_crc32c(crc, h + MPIMAP_JOURNAL_RECORD_HEADER, (size_t)rl);
         memcpy(h + 4, &crc, 4);

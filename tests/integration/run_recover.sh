@@ -4,8 +4,9 @@
 # finished: a rank killed with SIGKILL at a random moment of a 10,000-item
 # map on 3 ranks, 20 times over (half restarted by mpimap run itself, half
 # ended and resumed with --resume), the driver killed with SIGKILL, Ctrl-C,
-# a torn and a garbled journal; every time the output equals the serial
-# reference byte for byte, and no item ran more than twice. Also retries,
+# a torn and a garbled journal, trivial items whose results the journal
+# keeps as whole sets; every time the output equals the serial reference
+# byte for byte, and no item ran more than twice. Also retries,
 # per-item timeouts (command and function), the watchdog line, and results
 # that cannot be written.
 set -euo pipefail
@@ -131,6 +132,27 @@ for damage in none torn garbled; do
     ok "Ctrl-C prints the resume command; journal $damage: --resume gives the reference"
 done
 unset MPIMAP_TEST_SPIN_US
+
+# ---- trivial items: the journal keeps whole result sets --------------------------------
+# Items that take no time come back in sets of thousands, which the journal
+# writes as they are ("4RJM" records, journal.h). 200,000 of them, the one
+# at 150,000 killing rank 1 (scatter: the second half is its share; the
+# root's death would take its results with it): the journal before the
+# crash holds such records, and --resume assembles the output from them
+# (the deadly item, killing its rank twice more, ends up a failed item: an
+# empty line).
+seq 0 199999 | sed 's/^150000$/crash/' >"$T/many"
+sed 's/^crash$//' "$T/many" >"$T/many.ref"
+mm 4 "$T/o" "$T/err" -n 2 -s scatter --max-restarts 0 -i "$T/many" -o "$T/out" \
+    --function "$H/libcrash.so:segv"
+dir=$(ls -d "$WD"/mpimap-*)
+grep -aq 4RJM "$dir/journal.0" || fail "trivial items: no result-set record in the journal"
+mm 1 "$T/o" "$T/err" --resume "$dir" --max-restarts 1
+has "$T/err" "item 150000" "trivial items, --resume"
+same "$T/many.ref" "$T/out" "trivial items: --resume from result-set records"
+ok "trivial items: result sets journalled whole before the crash; --resume gives the reference"
+rm -f "$T/many" "$T/many.ref" "$T/out"
+clean_wd
 
 # ---- retries ---------------------------------------------------------------------------
 # Items 0, 5, 10, 15 fail their first attempt; item 7 fails every time.
