@@ -348,29 +348,36 @@ static char *assemble_to_file(uint64_t nitems, int *rc, uint64_t *failed, struct
     return out;
 }
 
+/* Assemble nitems items: it succeeds, with want_failed failed items (into
+ * *f) and the output want. */
+static void assemble_ok(uint64_t nitems, uint64_t want_failed, struct failures *f,
+                        const char *want)
+{
+    int rc;
+    uint64_t failed;
+    char *error = NULL;
+    char *out = assemble_to_file(nitems, &rc, &failed, f, &error);
+    ck_assert_msg(rc == 0, "%s", error ? error : "?");
+    ck_assert_uint_eq(failed, want_failed);
+    ck_assert_uint_eq(f->n, want_failed);
+    size_t len;
+    unsigned char *got = slurp(out, &len);
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert(memcmp(got, want, len) == 0);
+    free(got);
+    free(out);
+}
+
 START_TEST(assemble_best_entries)
 {
     write_journal(0, 0, 5, 2, MPIMAP_JOURNAL_OK);
     write_journal(1, 5, 3, 1, MPIMAP_JOURNAL_FAILED); /* 5, 6, 7 failed */
     write_journal(2, 6, 1, 1, MPIMAP_JOURNAL_OK);     /* 6 retried: ok */
     write_journal(3, 5, 1, 1, MPIMAP_JOURNAL_DIED);   /* a death does not beat a failure */
-    int rc;
-    uint64_t failed;
     struct failures f = {0};
-    char *error = NULL;
-    char *out = assemble_to_file(8, &rc, &failed, &f, &error);
-    ck_assert_msg(rc == 0, "%s", error ? error : "?");
-    ck_assert_uint_eq(failed, 2);
-    ck_assert_uint_eq(f.n, 2);
+    assemble_ok(8, 2, &f, "v0\nv1\nv2\nv3\nv4\n\nv6\n\n");
     ck_assert_uint_eq(f.idx[0], 5);
     ck_assert_uint_eq(f.idx[1], 7);
-    size_t len;
-    unsigned char *got = slurp(out, &len);
-    const char *want = "v0\nv1\nv2\nv3\nv4\n\nv6\n\n";
-    ck_assert_uint_eq(len, strlen(want));
-    ck_assert(memcmp(got, want, len) == 0);
-    free(got);
-    free(out);
 }
 END_TEST
 
@@ -1169,25 +1176,12 @@ START_TEST(sets_assemble)
     ck_assert_int_eq(mpimap_journal_add_set(j, 0, set.b, set.n), 0);
     ck_assert_int_eq(mpimap_journal_close(j), 0);
     free(p);
-    int rc;
-    uint64_t failed;
     struct failures f = {0};
-    char *error = NULL;
-    char *out = assemble_to_file(n, &rc, &failed, &f, &error);
-    ck_assert_msg(rc == 0, "%s", error ? error : "?");
-    ck_assert_uint_eq(failed, 3);
-    ck_assert_uint_eq(f.n, 3);
+    assemble_ok(n, 3, &f, "\na\n\nxyz\n\nlong\n\na\n\nxyz\n\nlong\n\na\n\nxyz\n\nlong\n");
     for (size_t i = 0; i < 3; i++) {
         ck_assert_uint_eq(f.idx[i], 2 + i * NSET);
         ck_assert_int_eq(f.rank[i], 3);
     }
-    size_t len;
-    unsigned char *got = slurp(out, &len);
-    const char *want = "\na\n\nxyz\n\nlong\n\na\n\nxyz\n\nlong\n\na\n\nxyz\n\nlong\n";
-    ck_assert_uint_eq(len, strlen(want));
-    ck_assert(memcmp(got, want, len) == 0);
-    free(got);
-    free(out);
 }
 END_TEST
 
