@@ -158,13 +158,17 @@ int dealer_root(mpimap_engine *e, MPI_Comm comm, int root, int size, int tag_wor
         for (int w = 0; w < size && !d.dry; w++)
             deal(&d, w);
         got |= wt_pump(d.wt);
-        if (d.dry) {
-            int busy = 0;
-            for (int w = 0; w < size; w++)
-                busy += d.slots[w].outstanding;
-            if (!busy)
-                break;
+        int busy = 0, thin = 0;
+        for (int w = 0; w < size; w++) {
+            busy += d.slots[w].outstanding;
+            thin |= w != root && d.slots[w].outstanding == 1;
         }
+        if (d.dry && !busy)
+            break;
+        /* A rank with nothing queued behind its chunk waits for us as soon
+         * as it ends it. */
+        if (thin && nap > WT_NAP_WAITING_NS)
+            nap = WT_NAP_WAITING_NS;
         wt_idle(d.wt, &nap, got);
     }
 

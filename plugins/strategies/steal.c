@@ -1115,6 +1115,8 @@ static void work(struct steal *s)
         got |= feed(s);
         got |= maybe_ask(s);
         got |= wt_pump(s->wt);
+        if (!wt_inflight(s->wt) && s->idle > WT_NAP_WAITING_NS)
+            s->idle = WT_NAP_WAITING_NS; /* nothing to run: waiting for a share */
         wt_idle(s->wt, &s->idle, got);
         got = 0;
     }

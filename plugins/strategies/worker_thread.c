@@ -420,6 +420,8 @@ int wt_serve(mpimap_engine *e, MPI_Comm comm, int root, int tag_work, int tag_re
             got = 1;
         }
         got |= wt_pump(w);
+        if (!stopping && !wt_inflight(w) && nap > WT_NAP_WAITING_NS)
+            nap = WT_NAP_WAITING_NS; /* waiting for the root's next chunk */
         if (!stopping || wt_inflight(w))
             wt_idle(w, &nap, got);
     }

@@ -33,6 +33,12 @@
  * doubling while nothing comes, up to WT_NAP_MAX_NS. */
 #define WT_NAP_MIN_NS 10000L
 #define WT_NAP_MAX_NS 1000000L
+/* At most this long while a rank is (or may be at any moment) waiting for
+ * the message it needs to go on: a worker with nothing to run, the dealer
+ * while a rank holds no chunk behind the one it runs. Naps of up to 1 ms on
+ * both sides made a rank wait 1 to 4 ms for its next chunk (a fifth of a
+ * 20 ms item); an idle rank has nothing better to do with the CPU. */
+#define WT_NAP_WAITING_NS 100000L
 /* A batch expected (from the items timed so far) to take at most this
  * long runs on the main thread, in wt_pump(), when the compute thread is
  * idle. */
