@@ -204,7 +204,7 @@ int wt_threaded(const struct wt *w) { return w->threaded; }
 mpimap_buf *wt_next(struct wt *w)
 {
     /* pushed - taken only changes here and in wt_take() (main thread);
-     * wt_cancel() lowers pushed, also on the main thread. */
+     * wt_cancel() and wt_reclaim() lower pushed, also on the main thread. */
     lock(w);
     unsigned used = w->pushed - w->taken;
     unsigned at = w->pushed;
@@ -284,6 +284,24 @@ uint64_t wt_cancel(struct wt *w)
     unlock(w);
     w->items -= dropped;
     return dropped;
+}
+
+int wt_reclaim(struct wt *w, int (*put)(void *ctx, const mpimap_buf *batch, uint64_t count),
+               void *ctx)
+{
+    lock(w);
+    unsigned from = w->started, to = w->pushed;
+    w->pushed = w->started; /* the compute thread starts none of them now */
+    unlock(w);
+    /* Their slots are the main thread's again, untouched until wt_next(). */
+    int rc = 0;
+    for (unsigned i = from; i != to; i++) {
+        struct slot *s = &w->slot[i % w->nslots];
+        w->items -= s->count;
+        if (rc == 0)
+            rc = put(ctx, &s->batch, s->count);
+    }
+    return rc;
 }
 
 unsigned wt_inflight(const struct wt *w)

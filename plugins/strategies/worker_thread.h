@@ -75,6 +75,12 @@ int wt_pump(struct wt *w);
 int wt_take(struct wt *w, mpimap_buf *results, int *rc, uint64_t *count);
 /* Drop the batches pushed but not started. Returns their items. */
 uint64_t wt_cancel(struct wt *w);
+/* Take back the batches pushed but not started, oldest first: put(ctx,
+ * batch, count) is called for each (its bytes as pushed), then they leave
+ * the ring. Returns 0, or the first negative return of put() (the batches
+ * after it are not put, and are dropped too). */
+int wt_reclaim(struct wt *w, int (*put)(void *ctx, const mpimap_buf *batch, uint64_t count),
+               void *ctx);
 
 /* Batches pushed and not yet taken back; of those, not yet started; and
  * the items in the batches pushed and not yet taken back. */

@@ -3,7 +3,8 @@
  * steal_stress.c - the termination of the steal strategy under many
  * interleavings: ROUNDS rounds of maps over 0, 1, 2, 7, 100 and 3000 tiny
  * items, each item sleeping 0-200 us (drawn from its index and the round
- * with a seeded generator, so every round interleaves differently), with
+ * with a seeded generator, so every round interleaves differently; in odd
+ * rounds one item in 61 sleeping 4 ms), with
  * the root and the chunk changing from round to round and some items
  * failing. Every result of every map is checked at the root; a map that
  * hangs, loses, repeats or garbles an item, or leaves a message behind for
@@ -53,11 +54,15 @@ struct round {
 };
 
 /* The handler: sleep a little, then answer "<round>:<index>:<item>", or
- * fail on items whose text starts with '!'. */
+ * fail on items whose text starts with '!'. In odd rounds one item in 61
+ * sleeps 4 ms: a run waits behind it in the compute thread, and a thief's
+ * request takes it back into the queue (steal.c, reclaim_waiting()). */
 static int work(const mpimap_item *it, mpimap_result *res, void *arg)
 {
     const struct round *rd = arg;
     unsigned us = (unsigned)(mix(((uint64_t)rd->r << 32) ^ it->index) % 201);
+    if (rd->r % 2 && it->index % 61 == 5)
+        us = 4000;
     if (us)
         usleep(us);
     if (it->len && ((const char *)it->data)[0] == '!')
