@@ -237,14 +237,7 @@ struct policy {
  * the items yet. In the tail, and when items are long (WT_LONG_ITEM_SECONDS
  * or more on average), one chunk queued behind the one running, not two: a
  * chunk queued behind a long one waits there while another rank may run
- * dry. In the tail of long items, none: on suite.sh's bimodal list (4
- * ranks) the one queued was a long item behind another long one on one
- * rank while two ranks had run dry, 0.856 in two runs of three (median of
- * 3 each); with none, 0.958 to 0.968 in six, ascending lists unchanged
- * (0.985 to 0.996), lognormal 0.966 to 0.980. That costs a wait for the
- * dealer between two items, which the dealer and its workers keep short
- * by napping at most WT_NAP_WAITING_NS while a rank may be waiting (1 to
- * 2 ms before, 0.2 to 0.3 ms now, between two items of the tail). On a list sorted longest first, the rank with the first item had
+ * dry. On a list sorted longest first, the rank with the first item had
  * two more queued behind it (0.94 efficiency on 4 ranks on one such list,
  * now 0.997), and on suite.sh's bimodal list (4 ranks) two long items
  * queued on one rank at the end: 0.872, now 0.966. Over other lists (4
@@ -252,10 +245,19 @@ struct policy {
  * lists by less than their noise and exponential ones from 0.979 to 0.968
  * (two short items in a row leave a rank waiting for the dealer). The
  * same rule in pool lost on bimodal lists (0.947 to 0.924, four lists, two
- * runs each), so pool keeps two. Not none: the dealer's answer takes up to
- * a few milliseconds (naps on both sides; 3 ms measured between a rank's
- * items, 15 % of a 20 ms item): with none queued, ascending lists reached
- * 0.975 instead of 0.985. */
+ * runs each), so pool keeps two. Not none everywhere: the dealer's answer
+ * took up to a few milliseconds then (naps on both sides; 3 ms measured
+ * between a rank's items, 15 % of a 20 ms item), and with none queued
+ * ascending lists reached 0.975 instead of 0.985.
+ *
+ * In the tail of long items, none: on suite.sh's bimodal list (4 ranks)
+ * the one queued was a long item behind another long one on one rank
+ * while two ranks had run dry, 0.856 in two runs of three (median of 3
+ * each); with none, 0.958 to 0.968 in six, ascending lists 0.985 to 0.996,
+ * lognormal 0.966 to 0.980. That costs a wait for the dealer between two
+ * items, which the dealer and its workers keep short by napping at most
+ * WT_NAP_WAITING_NS while a rank may be waiting (1 to 2 ms before, 0.2 to
+ * 0.3 ms now, between two items of the tail). */
 static size_t guided_chunk(void *self, int w, unsigned k, int held)
 {
     struct policy *p = self;

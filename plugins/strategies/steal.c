@@ -829,7 +829,9 @@ static int put_back(void *ctx, const mpimap_buf *b, uint64_t count)
 /* A run waiting in the compute thread behind one that has run for more
  * than twice as long as a run should (about TARGET_SECONDS, or one item at
  * the mean) is where no thief can take it: take it back into the queue,
- * so that the thief asking now may. On suite.sh's bimodal list (4 ranks,
+ * so that the thief asking now, with nothing left, may (not for a thief
+ * asking ahead: a run taken back and fed again at every request would be
+ * copied for nothing). On suite.sh's bimodal list (4 ranks,
  * items of 4.8 ms and one in ten of 143 ms; the mean of the short ones
  * under WT_LONG_ITEM_SECONDS, so a run waits behind the running one) two
  * long items ran one after the other on one rank while another had run
@@ -850,7 +852,7 @@ static void answer(struct steal *s, int thief, const mpimap_buf *m)
     double their_mean = -1;
     if (m->len >= 16)
         memcpy(&their_mean, m->data + 8, sizeof their_mean);
-    if (!s->stopping && !s->broken && s->loot_out < LOOT_IN_FLIGHT)
+    if (!s->stopping && !s->broken && s->loot_out < LOOT_IN_FLIGHT && theirs == 0)
         reclaim_waiting(s);
     if (!s->stopping && !s->broken && s->loot_out < LOOT_IN_FLIGHT && s->q.items) {
         double w = ((double)s->q.items + running_items(s, their_mean) - (double)theirs + 1) / 2;
