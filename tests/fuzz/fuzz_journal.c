@@ -141,11 +141,11 @@ static void fix_up(unsigned char *buf, size_t len)
     size_t off = ml;
     while (len - off >= MPIMAP_JOURNAL_RECORD_HEADER) {
         unsigned char *h = buf + off;
-        /* "1RJM" to "4RJM", by the first byte */
+        /* "1RJM" to "4RJM", by the first byte ('1' to '4' keep theirs) */
         static const uint32_t magics[] = {
             MPIMAP_JOURNAL_RECORD_MAGIC, MPIMAP_JOURNAL_RECORD_MAGIC2,
             MPIMAP_JOURNAL_RECORD_MAGIC3, MPIMAP_JOURNAL_RECORD_MAGIC4};
-        uint32_t magic = magics[h[0] % 4];
+        uint32_t magic = magics[(unsigned char)(h[0] - '1') % 4];
         memcpy(h, &magic, 4);
         uint64_t rl;
         memcpy(&rl, h + 8, 8);
