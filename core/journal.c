@@ -341,16 +341,16 @@ int mpimap_journal_entry_at(const void *buf, size_t len, uint64_t where,
     if (at > len)
         return MPIMAP_EINVAL;
     if (kind == MPIMAP_JOURNAL_KIND_SET) {
-        const unsigned char *q = p + at, *end = p + len;
-        uint64_t ls, gap, took;
-        if (get_varint(&q, end, &ls) < 0 || get_varint(&q, end, &gap) < 0 ||
-            get_varint(&q, end, &took) < 0 || ls >> 1 > (uint64_t)(end - q))
+        /* One record read without its set's header (wall0, spt 0). */
+        mpimap_results_iter it = {.q = p + at, .end = p + len, .count = 1};
+        mpimap_results_rec r;
+        if (mpimap_results_next(&it, &r) != 1)
             return MPIMAP_EINVAL;
-        e->status = (int)(ls & 1);
+        e->status = r.status;
         e->rank = -1;
-        e->data = q;
-        e->len = (size_t)(ls >> 1);
-        e->offset = (uint64_t)(q - p);
+        e->data = r.data;
+        e->len = r.len;
+        e->offset = (uint64_t)(r.data - p);
         e->where = where;
     } else if (kind == MPIMAP_JOURNAL_KIND_OLD) {
         if (len - at < MPIMAP_JOURNAL_ENTRY_HEADER)

@@ -167,9 +167,7 @@ int dealer_root(mpimap_engine *e, MPI_Comm comm, int root, int size, int tag_wor
             break;
         /* A rank with nothing queued behind its chunk waits for us as soon
          * as it ends it. */
-        if (thin && nap > WT_NAP_WAITING_NS)
-            nap = WT_NAP_WAITING_NS;
-        wt_idle(d.wt, &nap, got);
+        wt_idle(d.wt, &nap, got, thin);
     }
 
     /* Everyone stops: a batch whose count is zero. */

@@ -262,11 +262,9 @@ static size_t guided_chunk(void *self, int w, unsigned k, int held)
 {
     struct policy *p = self;
     (void)k;
-    if (held >= 1 && p->g.mean < 0)
-        return 0;
-    if (held >= 2 && (p->tail.filled || p->g.mean >= WT_LONG_ITEM_SECONDS))
-        return 0;
-    if (held >= 1 && p->tail.filled && p->g.mean >= WT_LONG_ITEM_SECONDS)
+    int tail = p->tail.filled, long_items = p->g.mean >= WT_LONG_ITEM_SECONDS;
+    int most = p->g.mean < 0 || (tail && long_items) ? 1 : tail || long_items ? 2 : DEALER_DEPTH;
+    if (held >= most)
         return 0;
     return holds_big(&p->held[w]) ? min_chunk(&p->g) : next_chunk(&p->g);
 }

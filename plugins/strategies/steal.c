@@ -852,9 +852,10 @@ static void answer(struct steal *s, int thief, const mpimap_buf *m)
     double their_mean = -1;
     if (m->len >= 16)
         memcpy(&their_mean, m->data + 8, sizeof their_mean);
-    if (!s->stopping && !s->broken && s->loot_out < LOOT_IN_FLIGHT && theirs == 0)
+    int can = !s->stopping && !s->broken && s->loot_out < LOOT_IN_FLIGHT;
+    if (can && theirs == 0)
         reclaim_waiting(s);
-    if (!s->stopping && !s->broken && s->loot_out < LOOT_IN_FLIGHT && s->q.items) {
+    if (can && s->q.items) {
         double w = ((double)s->q.items + running_items(s, their_mean) - (double)theirs + 1) / 2;
         want = w >= (double)s->q.items ? s->q.items : w >= 1 ? (uint64_t)w : 0;
     }
@@ -1147,9 +1148,8 @@ static void work(struct steal *s)
         got |= feed(s);
         got |= maybe_ask(s);
         got |= wt_pump(s->wt);
-        if (!wt_inflight(s->wt) && s->idle > WT_NAP_WAITING_NS)
-            s->idle = WT_NAP_WAITING_NS; /* nothing to run: waiting for a share */
-        wt_idle(s->wt, &s->idle, got);
+        /* With nothing to run: waiting for a share. */
+        wt_idle(s->wt, &s->idle, got, !wt_inflight(s->wt));
         got = 0;
     }
     /* No more runs: drop those not started (on success there are none),
@@ -1164,7 +1164,7 @@ static void work(struct steal *s)
         }
         if (!busy(s))
             break;
-        wt_idle(s->wt, &s->idle, got);
+        wt_idle(s->wt, &s->idle, got, 0);
     }
     MPI_Request bar;
     MPI_Ibarrier(s->comm, &bar);
@@ -1173,10 +1173,10 @@ static void work(struct steal *s)
         MPI_Test(&bar, &flag, MPI_STATUS_IGNORE);
         if (flag)
             break;
-        wt_idle(s->wt, &s->idle, got);
+        wt_idle(s->wt, &s->idle, got, 0);
     }
     while (busy(s))
-        wt_idle(s->wt, &s->idle, progress(s));
+        wt_idle(s->wt, &s->idle, progress(s), 0);
 }
 
 /* ---- the shares ------------------------------------------------------------ */

@@ -276,14 +276,9 @@ int wt_take(struct wt *w, mpimap_buf *results, int *rc, uint64_t *count)
 
 uint64_t wt_cancel(struct wt *w)
 {
-    uint64_t dropped = 0;
-    lock(w);
-    for (unsigned i = w->started; i != w->pushed; i++)
-        dropped += w->slot[i % w->nslots].count;
-    w->pushed = w->started;
-    unlock(w);
-    w->items -= dropped;
-    return dropped;
+    uint64_t before = w->items;
+    wt_reclaim(w, NULL, NULL);
+    return before - w->items;
 }
 
 int wt_reclaim(struct wt *w, int (*put)(void *ctx, const mpimap_buf *batch, uint64_t count),
@@ -298,7 +293,7 @@ int wt_reclaim(struct wt *w, int (*put)(void *ctx, const mpimap_buf *batch, uint
     for (unsigned i = from; i != to; i++) {
         struct slot *s = &w->slot[i % w->nslots];
         w->items -= s->count;
-        if (rc == 0)
+        if (rc == 0 && put)
             rc = put(ctx, &s->batch, s->count);
     }
     return rc;
@@ -335,13 +330,15 @@ static void nap(long ns)
         ;
 }
 
-void wt_idle(struct wt *w, long *ns, int got)
+void wt_idle(struct wt *w, long *ns, int got, int waiting)
 {
     if (got) {
         *ns = WT_NAP_MIN_NS;
         return;
     }
     long wait = *ns < WT_NAP_MIN_NS ? WT_NAP_MIN_NS : *ns;
+    if (waiting && wait > WT_NAP_WAITING_NS)
+        wait = WT_NAP_WAITING_NS;
     *ns = wait * 2 > WT_NAP_MAX_NS ? WT_NAP_MAX_NS : wait * 2;
     if (!w || !w->threaded) {
         nap(wait);
@@ -438,10 +435,9 @@ int wt_serve(mpimap_engine *e, MPI_Comm comm, int root, int tag_work, int tag_re
             got = 1;
         }
         got |= wt_pump(w);
-        if (!stopping && !wt_inflight(w) && nap > WT_NAP_WAITING_NS)
-            nap = WT_NAP_WAITING_NS; /* waiting for the root's next chunk */
+        /* With nothing to run: waiting for the root's next chunk. */
         if (!stopping || wt_inflight(w))
-            wt_idle(w, &nap, got);
+            wt_idle(w, &nap, got, !stopping && !wt_inflight(w));
     }
     MPI_Waitall((int)depth, req, MPI_STATUSES_IGNORE);
     wt_stop(w);

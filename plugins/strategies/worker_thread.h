@@ -76,9 +76,10 @@ int wt_take(struct wt *w, mpimap_buf *results, int *rc, uint64_t *count);
 /* Drop the batches pushed but not started. Returns their items. */
 uint64_t wt_cancel(struct wt *w);
 /* Take back the batches pushed but not started, oldest first: put(ctx,
- * batch, count) is called for each (its bytes as pushed), then they leave
- * the ring. Returns 0, or the first negative return of put() (the batches
- * after it are not put, and are dropped too). */
+ * batch, count) is called for each (its bytes as pushed; put NULL: they
+ * are only dropped), then they leave the ring. Returns 0, or the first
+ * negative return of put() (the batches after it are not put, and are
+ * dropped too). */
 int wt_reclaim(struct wt *w, int (*put)(void *ctx, const mpimap_buf *batch, uint64_t count),
                void *ctx);
 
@@ -90,11 +91,12 @@ uint64_t wt_items(const struct wt *w);
 /* How long the batch running now has run, in seconds (0: none runs). */
 double wt_running_for(struct wt *w);
 
-/* Nothing to do on the main thread: wait up to *nap ns for a result set
- * (a finished batch wakes it at once), or nap when none is in flight; then
- * double *nap up to WT_NAP_MAX_NS. With got != 0 (something happened this
- * turn) it only resets *nap to WT_NAP_MIN_NS and returns at once. */
-void wt_idle(struct wt *w, long *nap, int got);
+/* Nothing to do on the main thread: wait up to *nap ns (waiting: at most
+ * WT_NAP_WAITING_NS) for a result set (a finished batch wakes it at once),
+ * or nap when none is in flight; then double *nap up to WT_NAP_MAX_NS.
+ * With got != 0 (something happened this turn) it only resets *nap to
+ * WT_NAP_MIN_NS and returns at once. */
+void wt_idle(struct wt *w, long *nap, int got, int waiting);
 
 /* A rank the root deals to (pool, guided): take batches (tag_work) from
  * the root into the ring, at most `depth` at once (the root keeps no more
