@@ -1154,7 +1154,7 @@ static void work(struct steal *s)
     }
     /* No more runs: drop those not started (on success there are none),
      * wait for the one running, whose results are dropped. */
-    wt_cancel(s->wt);
+    wt_reclaim(s->wt, NULL, NULL);
     for (;;) {
         got = progress(s);
         got |= collect(s);

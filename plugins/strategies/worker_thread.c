@@ -204,7 +204,7 @@ int wt_threaded(const struct wt *w) { return w->threaded; }
 mpimap_buf *wt_next(struct wt *w)
 {
     /* pushed - taken only changes here and in wt_take() (main thread);
-     * wt_cancel() and wt_reclaim() lower pushed, also on the main thread. */
+     * wt_reclaim() lowers pushed, also on the main thread. */
     lock(w);
     unsigned used = w->pushed - w->taken;
     unsigned at = w->pushed;
@@ -272,13 +272,6 @@ int wt_take(struct wt *w, mpimap_buf *results, int *rc, uint64_t *count)
     w->taken++;
     unlock(w);
     return 1;
-}
-
-uint64_t wt_cancel(struct wt *w)
-{
-    uint64_t before = w->items;
-    wt_reclaim(w, NULL, NULL);
-    return before - w->items;
 }
 
 int wt_reclaim(struct wt *w, int (*put)(void *ctx, const mpimap_buf *batch, uint64_t count),
@@ -436,8 +429,9 @@ int wt_serve(mpimap_engine *e, MPI_Comm comm, int root, int tag_work, int tag_re
         }
         got |= wt_pump(w);
         /* With nothing to run: waiting for the root's next chunk. */
-        if (!stopping || wt_inflight(w))
-            wt_idle(w, &nap, got, !stopping && !wt_inflight(w));
+        unsigned inflight = wt_inflight(w);
+        if (!stopping || inflight)
+            wt_idle(w, &nap, got, !inflight);
     }
     MPI_Waitall((int)depth, req, MPI_STATUSES_IGNORE);
     wt_stop(w);

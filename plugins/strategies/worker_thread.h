@@ -73,8 +73,6 @@ int wt_pump(struct wt *w);
  * *count = the count pushed with it. Returns 1 when one was taken, 0 when
  * none is finished yet. */
 int wt_take(struct wt *w, mpimap_buf *results, int *rc, uint64_t *count);
-/* Drop the batches pushed but not started. Returns their items. */
-uint64_t wt_cancel(struct wt *w);
 /* Take back the batches pushed but not started, oldest first: put(ctx,
  * batch, count) is called for each (its bytes as pushed; put NULL: they
  * are only dropped), then they leave the ring. Returns 0, or the first

@@ -227,6 +227,18 @@ in_order() {
 
 # has_part X: whether part X of the suite runs (SUITE_PARTS).
 has_part() { [[ " $parts " == *" $1 "* ]]; }
+# mpi4py.futures' chunksizes tried for its best one ((a) runs chunksize 1
+# too, on fewer items), and the best so far: note_chunk C N keeps C when
+# its N items in $WALL s beat it.
+futures_chunks="100 1000 10000 100000"
+best_chunk="" best_rate=0
+note_chunk() {
+    local rate
+    rate=$(awk -v n="$2" -v w="$WALL" 'BEGIN {printf "%.0f", n / w}')
+    if [ "$rate" -gt "$best_rate" ]; then
+        best_rate=$rate best_chunk=$1
+    fi
+}
 
 mm_engines=("${strategies[@]}")
 if [ -n "$baseline" ]; then
@@ -320,19 +332,15 @@ if [ -n "$best_fixed_wall" ]; then
             r <= t ? "met" : "MISSED"}'
     done
 fi
-best_chunk="" best_rate=0
 if [ $have_futures = 1 ]; then
     seq 1 "$trivial_c1" >"$tmp/trivial_c1"
-    for c in 1 100 1000 10000 100000; do
+    for c in 1 $futures_chunks; do
         in=$tmp/trivial n=$trivial
         [ "$c" = 1 ] && in=$tmp/trivial_c1 n=$trivial_c1
         if fut 2 noop "$c" "$in"; then
             awk -v l="mpi4py c=$c" -v n="$n" -v w="$WALL" -v r="$(fmt_rate "$n" "$WALL")" \
                 'BEGIN {printf "%-16s %10d %9.3f %11s %10.3f %12s %14s\n", l, n, w, r, w / n * 1e6, "-", "-"}'
-            rate=$(awk -v n="$n" -v w="$WALL" 'BEGIN {printf "%.0f", n / w}')
-            if [ "$c" != 1 ] && [ "$rate" -gt "$best_rate" ]; then
-                best_rate=$rate best_chunk=$c
-            fi
+            [ "$c" = 1 ] || note_chunk "$c" "$n"
         else
             printf '%-16s %10d %9s\n' "mpi4py c=$c" "$n" FAIL
         fi
@@ -459,15 +467,10 @@ row() {
 }
 # Without (a), mpi4py's best chunksize is looked for here, over the same
 # chunksizes, on the same list (not printed).
-if [ $have_futures = 1 ] && [ -z "${best_chunk:-}" ]; then
+if [ $have_futures = 1 ] && [ -z "$best_chunk" ]; then
     seq 1 "$trivial" >"$tmp/trivial"
-    best_chunk="" best_rate=0
-    for c in 100 1000 10000 100000; do
-        fut 2 noop "$c" "$tmp/trivial" || continue
-        rate=$(awk -v n="$trivial" -v w="$WALL" 'BEGIN {printf "%.0f", n / w}')
-        if [ "$rate" -gt "$best_rate" ]; then
-            best_rate=$rate best_chunk=$c
-        fi
+    for c in $futures_chunks; do
+        fut 2 noop "$c" "$tmp/trivial" && note_chunk "$c" "$trivial"
     done
 fi
 if [ $have_futures = 1 ] && [ -n "$best_chunk" ]; then
